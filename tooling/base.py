@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Base trees: a Debian linux-source package or a user's kernel git tree.
+
+Every tree this module creates lives under out/base/ and belongs to the
+tool.  A user's tree is only read: it is cloned with --shared, never
+checked out, reset or cleaned.
+"""
+
+import os
+import re
+import shutil
+
+from .common import OUT, Error, progress, run, git, need, ensure_dir
+
+# Fixed date for the base commit, so that the same package version gives
+# the same commit id on every machine (b4 and the cover letter's
+# base-commit: trailer depend on it).
+BASE_DATE = "2000-01-01T00:00:00+0000"
+
+DEBIAN_BASES = ("6.1", "6.12")
+DEFAULT_BASE = "debian-6.1"
+
+
+class Base:
+    """A prepared base: a git repository owned by the tool, with a
+    branch 'base' at the commit the series applies to."""
+
+    def __init__(self, name, repo, commit, desc):
+        self.name = name
+        self.repo = repo
+        self.commit = commit
+        self.desc = desc
+
+    def worktree(self, variant):
+        """Path of the tool's worktree for @variant ('series', 'plain',
+        'edit'), created at the base commit when missing."""
+        wt = os.path.join(OUT, "src", f"{self.name}+{variant}")
+        if not os.path.exists(os.path.join(wt, ".git")):
+            ensure_dir(OUT, "src")
+            git(self.repo, "worktree", "prune")
+            git(self.repo, "worktree", "add", "-q", "-f", "--detach", wt,
+                self.commit)
+        return wt
+
+
+def _debian_tarball(ver):
+    return f"/usr/src/linux-source-{ver}.tar.xz"
+
+
+def _pkg_version(pkg):
+    p = run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture=True,
+            check=False)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def _install_package(pkg):
+    if os.geteuid() != 0:
+        raise Error(f"base package {pkg} is not installed: run "
+                    f"'apt-get install {pkg}' as root")
+    progress("base", f"apt-get install {pkg}")
+    run(["apt-get", "install", "-y", "--no-install-recommends", pkg],
+        env={"DEBIAN_FRONTEND": "noninteractive"}, capture=True)
+
+
+def _drop_worktrees(name):
+    src = os.path.join(OUT, "src")
+    if os.path.isdir(src):
+        for d in os.listdir(src):
+            if d.startswith(name + "+"):
+                shutil.rmtree(os.path.join(src, d))
+
+
+def debian_base(ver):
+    """Unpack Debian's linux-source-@ver once into out/base/ as a git
+    repository with one commit; re-create it when the package changes."""
+    pkg = f"linux-source-{ver}"
+    name = f"debian-{ver}"
+    if not os.path.exists(_debian_tarball(ver)):
+        _install_package(pkg)
+    version = _pkg_version(pkg) or "unknown"
+    repo = os.path.join(OUT, "base", name)
+    stamp = repo + ".stamp"
+    if os.path.exists(stamp) and open(stamp).read().strip() == version \
+            and os.path.isdir(os.path.join(repo, ".git")):
+        commit = git(repo, "rev-parse", "base")
+        return Base(name, repo, commit, f"Debian {pkg} {version}")
+
+    progress("base", f"unpacking {pkg} {version} (once per version)")
+    for d in (repo, stamp):
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        elif os.path.exists(d):
+            os.unlink(d)
+    _drop_worktrees(name)
+    tmp = ensure_dir(OUT, "base", name + ".tmp")
+    run(["tar", "-xf", _debian_tarball(ver), "-C", tmp])
+    top = os.path.join(tmp, pkg)
+    if not os.path.isfile(os.path.join(top, "Makefile")):
+        raise Error(f"{_debian_tarball(ver)} does not hold {pkg}/Makefile")
+    os.rename(top, repo)
+    os.rmdir(tmp)
+    progress("base", f"committing {pkg} as the base commit")
+    env = {"GIT_AUTHOR_DATE": BASE_DATE, "GIT_COMMITTER_DATE": BASE_DATE}
+    git(repo, "init", "-q", "-b", "base")
+    git(repo, "config", "gc.auto", "0")
+    # Debian's tarball ignores everything at the top level ('/*' in its
+    # .gitignore), so the tree is added with -f.
+    git(repo, "add", "-f", "-A", ".")
+    git(repo, "commit", "-q", "--no-verify", "-m",
+        f"Debian {pkg} {version}\n\nUnpacked from {_debian_tarball(ver)}.",
+        env=env)
+    commit = git(repo, "rev-parse", "HEAD")
+    with open(stamp, "w") as f:
+        f.write(version + "\n")
+    return Base(name, repo, commit, f"Debian {pkg} {version}")
+
+
+def user_base(path, ref=None):
+    """Clone a user's kernel git tree at @ref (default HEAD) with
+    --shared into out/base/.  The user's tree is only read."""
+    need("git")
+    path = os.path.abspath(path)
+    if not os.path.isdir(path):
+        raise Error(f"base tree {path}: no such directory")
+    p = git(path, "rev-parse", "--show-toplevel", check=False)
+    if p.returncode != 0:
+        raise Error(f"base tree {path} is not a git repository "
+                    f"(give a kernel git tree, or omit --base for "
+                    f"Debian's linux-source-6.1)")
+    if git(path, "status", "--porcelain", "--untracked-files=no"):
+        raise Error(f"base tree {path} has uncommitted changes: commit or "
+                    f"stash them first (the tool never touches your work "
+                    f"tree, and would not test your changes)")
+    want = ref or "HEAD"
+    p = git(path, "rev-parse", "--verify", "-q", want + "^{commit}",
+            check=False)
+    if p.returncode != 0:
+        raise Error(f"base tree {path} has no ref '{want}'")
+    commit = p.stdout.strip()
+    if git(path, "cat-file", "-e", f"{commit}:kernel/dma/swiotlb.c",
+           check=False).returncode != 0:
+        raise Error(f"base tree {path} at {want} is not a kernel tree "
+                    f"(no kernel/dma/swiotlb.c)")
+    label = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(path))
+    name = f"git-{label}-{commit[:12]}"
+    repo = os.path.join(OUT, "base", name)
+    if not os.path.isdir(os.path.join(repo, ".git")):
+        progress("base", f"cloning {path} at {want} (--shared)")
+        ensure_dir(OUT, "base")
+        git(OUT, "clone", "-q", "--shared", "--no-checkout", path, repo)
+        git(repo, "config", "gc.auto", "0")
+        git(repo, "checkout", "-q", "-B", "base", commit)
+    return Base(name, repo, commit, f"{path} at {want} ({commit[:12]})")
+
+
+def get_base(spec=None, ref=None):
+    """Resolve a --base argument: None or 'debian-6.1' / 'debian-6.12'
+    for Debian's packages, else a path to a kernel git tree."""
+    spec = spec or DEFAULT_BASE
+    m = re.fullmatch(r"debian-(\d+\.\d+)", spec)
+    if m:
+        if m.group(1) not in DEBIAN_BASES:
+            raise Error(f"unknown Debian base '{spec}': choose one of "
+                        + ", ".join("debian-" + v for v in DEBIAN_BASES))
+        if ref:
+            raise Error("--ref applies only to a git tree given by path")
+        need("tar", "git")
+        return debian_base(m.group(1))
+    return user_base(spec, ref)

@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Build and boot the rows of test-matrix.yaml."""
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import time
+
+from .common import TOP, OUT, Error, progress, run, git, need, ensure_dir
+
+FRAG_DIR = os.path.join(TOP, "kernel-config-fragments")
+GUEST_SRC = os.path.join(TOP, "guest", "dmastress.c")
+
+# Console lines that fail a boot whatever the guest says.
+BAD_CONSOLE = re.compile(
+    r"WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|"
+    r"sleeping function called|possible (circular|recursive) locking|"
+    r"inconsistent lock state|DEBUG_LOCKS_WARN_ON|"
+    r"turning off the locking correctness validator|"
+    r"INFO: task .* blocked|suspected memory leak|Unable to handle")
+
+
+def load(path=os.path.join(TOP, "test-matrix.yaml")):
+    """Read and check the matrix description."""
+    try:
+        import yaml
+    except ImportError:
+        raise Error("python3-yaml is missing: apt-get install python3-yaml "
+                    "(and run the tool with Debian's /usr/bin/python3)")
+    with open(path) as f:
+        m = yaml.safe_load(f)
+    for key in ("defaults", "kernels", "rows"):
+        if key not in m:
+            raise Error(f"{path}: no '{key}' section")
+    for name, k in m["kernels"].items():
+        for key in ("arch", "fragments", "image"):
+            if key not in k:
+                raise Error(f"{path}: kernel {name} lacks '{key}'")
+        for frag in k["fragments"]:
+            if not os.path.isfile(os.path.join(FRAG_DIR, frag + ".config")):
+                raise Error(f"{path}: kernel {name}: no fragment "
+                            f"kernel-config-fragments/{frag}.config")
+    for r in m["rows"]:
+        if r.get("kernel") not in m["kernels"]:
+            raise Error(f"{path}: row {r.get('name')} names unknown kernel "
+                        f"{r.get('kernel')}")
+        if r.get("boot", True):
+            for key in ("qemu", "console", "mode"):
+                if key not in r:
+                    raise Error(f"{path}: row {r['name']} lacks '{key}'")
+    return m
+
+
+def select_rows(m, names):
+    """The rows named in @names (all rows when empty)."""
+    if not names:
+        return m["rows"]
+    known = {r["name"]: r for r in m["rows"]}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise Error(f"unknown row(s) {', '.join(bad)}: choose from "
+                    + ", ".join(known))
+    return [known[n] for n in names]
+
+
+def _fragment_values(paths):
+    """CONFIG_X -> value requested by the fragments (last one wins)."""
+    want = {}
+    for p in paths:
+        for line in open(p):
+            line = line.strip()
+            m = re.match(r"(CONFIG_\w+)=(.*)", line)
+            if m:
+                want[m.group(1)] = m.group(2)
+            m = re.match(r"# (CONFIG_\w+) is not set", line)
+            if m:
+                want[m.group(1)] = "n"
+    return want
+
+
+def _config_values(path):
+    have = {}
+    for line in open(path):
+        m = re.match(r"(CONFIG_\w+)=(.*)", line.strip())
+        if m:
+            have[m.group(1)] = m.group(2)
+    return have
+
+
+class Build:
+    """One kernel of the matrix in its own O= directory."""
+
+    def __init__(self, base, variant, src, name, spec, extra_frags=()):
+        self.base, self.src, self.name, self.spec = base, src, name, spec
+        self.arch = spec["arch"]
+        self.cross = spec.get("cross", "")
+        self.frags = [os.path.join(FRAG_DIR, f + ".config")
+                      for f in spec["fragments"]] + list(extra_frags)
+        self.tag = f"{base.name}+{variant}"
+        self.odir = ensure_dir(OUT, "build", self.tag, name)
+        self.log = os.path.join(self.odir, "build.log")
+        self.image = os.path.join(self.odir, spec["image"])
+        self.bootable = bool(spec.get("guest_cc"))
+
+    def make_args(self):
+        cc = self.cross + "gcc"
+        need(cc)
+        args = ["make", "-C", self.src, f"O={self.odir}", f"ARCH={self.arch}",
+                f"-j{os.cpu_count() or 2}"]
+        if self.cross:
+            args.append(f"CROSS_COMPILE={self.cross}")
+        if shutil.which("ccache"):
+            args += [f"CC=ccache {cc}", "HOSTCC=ccache gcc"]
+        return args
+
+    def configure(self):
+        """tinyconfig + merge_config.sh of the fragments, then check that
+        the final .config has what they and 'require' asked for."""
+        h = hashlib.sha256(git(self.src, "rev-parse", "HEAD").encode())
+        for f in self.frags:
+            h.update(open(f, "rb").read())
+        h.update(repr(self.spec).encode())
+        key = h.hexdigest()
+        stamp = os.path.join(self.odir, ".patchtree-config")
+        if os.path.exists(stamp) and open(stamp).read() == key:
+            return False
+        progress("config", " + ".join(os.path.basename(f)[:-7]
+                                      for f in self.frags), self.name)
+        frags = list(self.frags)
+        if self.bootable:
+            gen = os.path.join(self.odir, "patchtree-initramfs.config")
+            with open(gen, "w") as f:
+                f.write(f'CONFIG_INITRAMFS_SOURCE="{self.spec_file()}"\n')
+            frags.append(gen)
+        run(self.make_args() + ["tinyconfig"], log=self.log)
+        run([os.path.join(self.src, "scripts/kconfig/merge_config.sh"),
+             "-m", "-O", self.odir, os.path.join(self.odir, ".config")]
+            + frags, cwd=self.src, log=self.log,
+            env={"ARCH": self.arch, "CROSS_COMPILE": self.cross})
+        run(self.make_args() + ["olddefconfig"], log=self.log)
+        want = _fragment_values(self.frags)
+        for req in self.spec.get("require", []):
+            k, _, v = req.partition("=")
+            want[k] = v
+        have = _config_values(os.path.join(self.odir, ".config"))
+        missing = [f"{k}={v} (got {have.get(k, 'n')})"
+                   for k, v in sorted(want.items())
+                   if have.get(k, "n") != v and not (v == "n" and k not in have)]
+        if missing:
+            raise Error(f"{self.name}: the final .config lacks what the "
+                        f"fragments ask for (a missing dependency?):\n  "
+                        + "\n  ".join(missing))
+        with open(stamp, "w") as f:
+            f.write(key)
+        return True
+
+    def spec_file(self):
+        return os.path.join(self.odir, "initramfs.spec")
+
+    def build_guest(self, reconfigured):
+        """The guest program, static with nolibc, and its cpio spec."""
+        gdir = ensure_dir(self.odir, "guest")
+        hdr = os.path.join(gdir, "usr")
+        if reconfigured or not os.path.isdir(hdr):
+            run(self.make_args() + ["headers_install",
+                                    f"INSTALL_HDR_PATH={hdr}"], log=self.log)
+        cc = self.spec["guest_cc"]
+        need(cc)
+        nolibc = os.path.join(self.src, "tools/include/nolibc")
+        tmp = os.path.join(gdir, "init.new")
+        run([cc, "-static", "-nostdlib", "-nostdinc", "-Os", "-Wall",
+             "-fno-asynchronous-unwind-tables", "-fno-stack-protector",
+             "-isystem", nolibc, "-isystem", os.path.join(hdr, "include"),
+             "-include", os.path.join(nolibc, "nolibc.h")]
+            + shlex.split(self.spec.get("guest_cflags", ""))
+            + ["-o", tmp, GUEST_SRC, "-lgcc"], log=self.log)
+        init = os.path.join(gdir, "init")
+        # Replace only when it changed, or the kernel relinks every run.
+        if not os.path.exists(init) or \
+                open(init, "rb").read() != open(tmp, "rb").read():
+            os.replace(tmp, init)
+        else:
+            os.unlink(tmp)
+        spec = ("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\n"
+                "dir /proc 0755 0 0\ndir /sys 0755 0 0\n"
+                f"file /init {init} 0755 0 0\n")
+        if not os.path.exists(self.spec_file()) or \
+                open(self.spec_file()).read() != spec:
+            with open(self.spec_file(), "w") as f:
+                f.write(spec)
+
+    def build(self, target=None):
+        """Configure if needed, build the guest, make the image.
+        Return the compiler warnings of this (incremental) build."""
+        need("make", "bc", "flex", "bison", "perl")
+        if os.path.exists(self.log):
+            os.unlink(self.log)
+        t0 = time.monotonic()
+        reconf = self.configure()
+        if self.bootable:
+            self.build_guest(reconf)
+        progress("build", f"make {target or os.path.basename(self.image)}",
+                 self.name)
+        tgt = target or ("vmlinux" if self.spec["image"] == "vmlinux"
+                         else os.path.basename(self.image))
+        run(self.make_args() + [tgt], log=self.log)
+        progress("build", f"done in {time.monotonic() - t0:.0f}s", self.name)
+        return warnings(self.log)
+
+
+def warnings(log):
+    """Compiler warnings in a build log, without line/column numbers,
+    so that code moving around does not make a warning 'new'."""
+    out = []
+    for line in open(log, errors="replace"):
+        m = re.match(r"(\S+?):\d+:(?:\d+:)? warning: (.*)", line)
+        if m:
+            out.append(f"{m.group(1)}: {m.group(2).strip()}")
+    return out
+
+
+def qemu_cmd(row, defaults, build, rdir):
+    """The QEMU command line of a row, with what every row shares."""
+    disk = os.path.join(rdir, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(128 << 20)
+    verdict = os.path.join(rdir, "verdict.ktap")
+    append = " ".join(filter(None, [
+        f"console={row['console']}", defaults.get("append", ""),
+        row.get("append", ""), defaults.get("guest", ""),
+        f"dmastress.mode={row['mode']}", row.get("guest", "")]))
+    cmd = shlex.split(row["qemu"]) + [
+        "-m", str(row.get("memory", defaults.get("memory", "1G"))),
+        "-display", "none", "-monitor", "none", "-serial", "stdio",
+        "-no-reboot", "-nic", "none",
+        "-kernel", build.image, "-append", append,
+        "-drive", f"file={disk},if=none,id=d0,format=raw",
+        "-device",
+        "virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on",
+        "-device", "virtio-serial-pci",
+        "-chardev", f"file,id=verdict,path={verdict}",
+        "-device", "virtserialport,chardev=verdict,name=verdict",
+        "-device", "pci-testdev"]
+    return cmd, verdict
+
+
+def parse_ktap(path):
+    """(planned, ok, failed names, passed?) from the guest's verdict."""
+    planned, ok, bad, verdict = None, 0, [], False
+    if not os.path.exists(path):
+        return planned, ok, ["no verdict"], False
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n")
+        m = re.match(r"1\.\.(\d+)$", line)
+        if m:
+            planned = int(m.group(1))
+        elif re.match(r"ok \d+ ", line):
+            ok += 1
+        elif re.match(r"not ok \d+ ", line):
+            bad.append(line.split(" ", 3)[3].split(" #")[0])
+        elif line.startswith("# dmastress: PASS"):
+            verdict = True
+    return planned, ok, bad, verdict
+
+
+def boot(row, defaults, build, rdir):
+    """Boot one row; return (passed, tests column, reason)."""
+    qemu = shlex.split(row["qemu"])[0]
+    need(qemu, "timeout")
+    ensure_dir(rdir)
+    for f in ("verdict.ktap", "console.log"):
+        if os.path.exists(os.path.join(rdir, f)):
+            os.unlink(os.path.join(rdir, f))
+    cmd, verdict = qemu_cmd(row, defaults, build, rdir)
+    tmo = int(row.get("timeout", defaults.get("timeout", 300)))
+    with open(os.path.join(rdir, "qemu.cmd"), "w") as f:
+        f.write(shlex.join(cmd) + "\n")
+    console = os.path.join(rdir, "console.log")
+    progress("boot", f"{qemu} (timeout {tmo}s)", row["name"])
+    t0 = time.monotonic()
+    p = run(["timeout", "-k", "10", str(tmo)] + cmd, log=console,
+            check=False)
+    secs = time.monotonic() - t0
+    os.unlink(os.path.join(rdir, "disk.img"))
+    planned, ok, bad, passed = parse_ktap(verdict)
+    tests = f"{ok}/{planned if planned is not None else '?'}"
+    bad_lines = [l.strip() for l in open(console, errors="replace")
+                 if BAD_CONSOLE.search(l)]
+    why = ""
+    if p.returncode in (124, 137):
+        why = f"timeout after {tmo}s"
+    elif bad_lines:
+        why = f"console: {bad_lines[0][:100]}"
+    elif bad:
+        why = "failed: " + ", ".join(bad)
+    elif not passed or planned is None or ok != planned:
+        why = "no complete verdict"
+    progress("boot", f"{'PASS' if not why else 'FAIL ' + why} "
+             f"({tests} tests, {secs:.0f}s)", row["name"])
+    return not why, tests, why, secs

@@ -1,0 +1,315 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The tooling's own tests, on a small fake kernel tree made here.
+
+Run as 'patchtree selftest': it re-runs this module in a child process
+whose out/ is a scratch directory, so the tests never touch real work.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def main(args=None):
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory(prefix="patchtree-selftest-") as tmp:
+        env = dict(os.environ, PATCHTREE_OUT=os.path.join(tmp, "out"),
+                   PATCHTREE_SCRATCH=tmp)
+        p = subprocess.run([sys.executable, "-B", "-m", "tooling.selftest"],
+                           cwd=top, env=env)
+    return p.returncode
+
+
+# --- everything below runs in the child ---------------------------------
+
+def sh(cwd, *cmd, check=True):
+    from .common import IDENTITY
+    p = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True,
+                       env=dict(os.environ, **IDENTITY))
+    if check and p.returncode:
+        raise AssertionError(f"{cmd}: {p.stderr}")
+    return p.stdout.strip()
+
+
+class Fixture:
+    """A fake kernel git tree and a series tree of three patches on it."""
+
+    def __init__(self, root):
+        from .series import format_patches
+        self.root = root
+        self.kernel = os.path.join(root, "linux")
+        os.makedirs(os.path.join(self.kernel, "kernel/dma"))
+        with open(os.path.join(self.kernel, "Makefile"), "w") as f:
+            f.write("VERSION = 6\nPATCHLEVEL = 1\n")
+        with open(os.path.join(self.kernel, "kernel/dma/swiotlb.c"), "w") as f:
+            f.write("".join(f"int line{i};\n" for i in range(40)))
+        sh(self.kernel, "git", "init", "-q", "-b", "master")
+        sh(self.kernel, "git", "add", "-A")
+        sh(self.kernel, "git", "commit", "-q", "-m", "base")
+        self.base = sh(self.kernel, "git", "rev-parse", "HEAD")
+        work = os.path.join(root, "work")
+        sh(root, "git", "clone", "-q", self.kernel, work)
+        src = os.path.join(work, "kernel/dma/swiotlb.c")
+        for i, (ln, subj) in enumerate([(3, "swiotlb: change line three"),
+                                        (20, "swiotlb: change line twenty"),
+                                        (35, "swiotlb: change line 35")]):
+            lines = open(src).read().splitlines(True)
+            lines[ln] = f"long line{ln}; /* patch {i + 1} */\n"
+            open(src, "w").write("".join(lines))
+            sh(work, "git", "commit", "-q", "-a", "-m",
+               f"{subj}\n\nWhy: a test.\n\nSigned-off-by: T <t@example.org>")
+        sh(work, "git", "config", "branch.master.description",
+           "swiotlb: test series\n\nA cover letter body.\n")
+        self.top = os.path.join(root, "tree")
+        pdir = os.path.join(self.top, "patches")
+        os.makedirs(pdir)
+        format_patches(work, self.base, "master", pdir)
+        names = sorted(n for n in os.listdir(pdir) if n[:4] != "0000")
+        with open(os.path.join(self.top, "series"), "w") as f:
+            f.write("# banner\n" + "\n".join(names[:2]) + "\n# second\n"
+                    + names[2] + "\n")
+        self.names = names
+
+    def series(self):
+        from .series import Series
+        return Series(self.top)
+
+
+def expect_error(fn, *words):
+    from .common import Error
+    try:
+        fn()
+    except Error as e:
+        for w in words:
+            assert w in str(e), f"error lacks '{w}': {e}"
+        return str(e)
+    raise AssertionError(f"no error (wanted one naming {words})")
+
+
+@test
+def series_catches_missing_patch(fx):
+    s = fx.series()
+    os.rename(s.path(fx.names[1]), s.path(fx.names[1]) + ".off")
+    try:
+        expect_error(s.validate, fx.names[1], "does not exist")
+    finally:
+        os.rename(s.path(fx.names[1]) + ".off", s.path(fx.names[1]))
+
+
+@test
+def series_catches_unlisted_patch(fx):
+    s = fx.series()
+    extra = os.path.join(s.pdir, "0009-stray.patch")
+    shutil.copy(s.path(fx.names[0]), extra)
+    try:
+        expect_error(s.validate, "0009-stray.patch", "not listed")
+    finally:
+        os.unlink(extra)
+
+
+@test
+def series_catches_duplicate(fx):
+    s = fx.series()
+    orig = open(s.file).read()
+    open(s.file, "a").write(fx.names[0] + "\n")
+    try:
+        expect_error(fx.series().validate, "listed twice")
+    finally:
+        open(s.file, "w").write(orig)
+
+
+@test
+def bad_base_path(fx):
+    from .base import get_base
+    expect_error(lambda: get_base(os.path.join(fx.root, "nope")),
+                 "no such directory")
+    plain = os.path.join(fx.root, "plain-dir")
+    os.makedirs(plain, exist_ok=True)
+    expect_error(lambda: get_base(plain), "not a git repository")
+    expect_error(lambda: get_base("debian-5.10"), "unknown Debian base")
+
+
+@test
+def missing_ref(fx):
+    from .base import get_base
+    expect_error(lambda: get_base(fx.kernel, "no-such-ref"),
+                 "has no ref 'no-such-ref'")
+
+
+@test
+def dirty_user_tree_is_refused_and_untouched(fx):
+    from .base import get_base
+    f = os.path.join(fx.kernel, "kernel/dma/swiotlb.c")
+    orig = open(f).read()
+    open(f, "a").write("/* user's work */\n")
+    try:
+        expect_error(lambda: get_base(fx.kernel), "uncommitted changes")
+        assert open(f).read().endswith("/* user's work */\n")
+        assert sh(fx.kernel, "git", "rev-parse", "HEAD") == fx.base
+    finally:
+        open(f, "w").write(orig)
+
+
+@test
+def apply_series_and_noop_reapply(fx):
+    from .base import get_base
+    from .series import apply
+    b = get_base(fx.kernel)
+    wt = apply(b, fx.series())
+    assert sh(wt, "git", "rev-list", "--count", f"{fx.base}..HEAD") == "3"
+    head = sh(wt, "git", "rev-parse", "HEAD")
+    mtime = os.stat(os.path.join(wt, "kernel/dma/swiotlb.c")).st_mtime_ns
+    apply(b, fx.series())
+    assert sh(wt, "git", "rev-parse", "HEAD") == head
+    assert os.stat(os.path.join(wt, "kernel/dma/swiotlb.c")).st_mtime_ns \
+        == mtime, "re-apply of an unchanged series touched the tree"
+    # the user's tree was only read
+    assert sh(fx.kernel, "git", "status", "--porcelain") == ""
+    assert sh(fx.kernel, "git", "rev-parse", "HEAD") == fx.base
+
+
+@test
+def failing_patch_names_patch_file_hunk(fx):
+    from .base import get_base
+    from .series import apply
+    s = fx.series()
+    p = s.path(fx.names[1])
+    orig = open(p).read()
+    open(p, "w").write(orig.replace("-int line20;", "-int line20_x;"))
+    try:
+        b = get_base(fx.kernel)
+        err = expect_error(lambda: apply(b, fx.series()), fx.names[1],
+                           "kernel/dma/swiotlb.c", "hunk at line")
+        wt = b.worktree("series")
+        assert sh(wt, "git", "rev-parse", "HEAD") == fx.base, \
+            "half-applied series left behind"
+        assert sh(wt, "git", "status", "--porcelain") == "", err
+        assert not os.path.isdir(os.path.join(
+            sh(wt, "git", "rev-parse", "--git-dir"), "rebase-apply"))
+    finally:
+        open(p, "w").write(orig)
+
+
+@test
+def export_of_unchanged_branch_changes_no_byte(fx):
+    from .base import get_base
+    from .series import edit, export
+    b = get_base(fx.kernel)
+    before = {f: open(os.path.join(fx.top, "patches", f), "rb").read()
+              for f in os.listdir(os.path.join(fx.top, "patches"))}
+    series_before = open(os.path.join(fx.top, "series"), "rb").read()
+    wt = edit(b, fx.series())
+    export(b, fx.series(), wt)
+    after = {f: open(os.path.join(fx.top, "patches", f), "rb").read()
+             for f in os.listdir(os.path.join(fx.top, "patches"))}
+    assert before.keys() == after.keys(), (before.keys(), after.keys())
+    for f in before:
+        assert before[f] == after[f], f"export changed {f}"
+    assert open(os.path.join(fx.top, "series"), "rb").read() == \
+        series_before, "export changed the series file"
+    # a real edit shows up in the export
+    sh(wt, "git", "commit", "-q", "--amend", "-m",
+       "swiotlb: change line 35 differently\n\nWhy.\n\n"
+       "Signed-off-by: T <t@example.org>")
+    names = export(b, fx.series(), wt)
+    assert names[2].startswith("0003-swiotlb-change-line-35-differently")
+    assert names[2] in open(os.path.join(fx.top, "series")).read()
+    assert "# second" in open(os.path.join(fx.top, "series")).read()
+    # put the fixture back for the tests after this one
+    for f in os.listdir(os.path.join(fx.top, "patches")):
+        os.unlink(os.path.join(fx.top, "patches", f))
+    for f, data in before.items():
+        open(os.path.join(fx.top, "patches", f), "wb").write(data)
+    open(os.path.join(fx.top, "series"), "wb").write(series_before)
+
+
+@test
+def edit_refuses_to_discard_work(fx):
+    from .base import get_base
+    from .series import edit
+    b = get_base(fx.kernel)
+    wt = b.worktree("edit")
+    open(os.path.join(wt, "kernel/dma/swiotlb.c"), "a").write("/* wip */\n")
+    try:
+        expect_error(lambda: edit(b, fx.series()), "already holds work")
+    finally:
+        sh(wt, "git", "checkout", "--", ".")
+
+
+@test
+def b4_round_trip(fx):
+    from .base import get_base
+    from .series import mbox, b4_roundtrip
+    from .common import need
+    need("b4")
+    b = get_base(fx.kernel)
+    path = mbox(b, fx.series(), os.path.join(fx.root, "series.mbox"))
+    text = open(path).read()
+    assert text.count("In-Reply-To: <") == 3, "patches not threaded"
+    n = b4_roundtrip(b, path, os.path.join(fx.root, "b4"))
+    assert n == 3, f"b4 + git am applied {n} patches, not 3"
+
+
+@test
+def verdict_parser_and_console_scan(fx):
+    from .matrix import parse_ktap, BAD_CONSOLE
+    d = os.path.join(fx.root, "ktap")
+    os.makedirs(d, exist_ok=True)
+    good = os.path.join(d, "good")
+    open(good, "w").write("KTAP version 1\n1..2\nok 1 a\nok 2 b\n"
+                          "# dmastress: PASS (0 of 2 failed)\n")
+    assert parse_ktap(good) == (2, 2, [], True)
+    bad = os.path.join(d, "bad")
+    open(bad, "w").write("KTAP version 1\n1..2\nok 1 a\n"
+                         "not ok 2 write_verify # a reader failed\n")
+    assert parse_ktap(bad)[2] == ["write_verify"]
+    assert parse_ktap(os.path.join(d, "missing"))[3] is False
+    for line in ("BUG: KASAN: use-after-free in swiotlb_tbl_map_single",
+                 "WARNING: CPU: 0 PID: 1 at kernel/dma/swiotlb.c:99",
+                 "BUG: sleeping function called from invalid context",
+                 "WARNING: possible circular locking dependency detected"):
+        assert BAD_CONSOLE.search(line), line
+    assert not BAD_CONSOLE.search("software IO TLB: mapped [mem 0x1000]")
+
+
+@test
+def matrix_description_is_checked(fx):
+    from .matrix import load
+    m = load()
+    assert any(not r.get("boot", True) for r in m["rows"])
+    bad = os.path.join(fx.root, "bad-matrix.yaml")
+    open(bad, "w").write("defaults: {}\nkernels: {}\nrows:\n"
+                         "  - name: x\n    kernel: nope\n")
+    expect_error(lambda: load(bad), "unknown kernel")
+
+
+def child():
+    root = os.environ["PATCHTREE_SCRATCH"]
+    fx = Fixture(os.path.join(root, "fixture"))
+    passed = failed = 0
+    print("KTAP version 1\n1..%d" % len(TESTS))
+    for i, t in enumerate(TESTS, 1):
+        try:
+            t(fx)
+            print(f"ok {i} {t.__name__}")
+            passed += 1
+        except Exception as e:
+            print(f"not ok {i} {t.__name__} # {type(e).__name__}: {e}")
+            traceback.print_exc(limit=3, file=sys.stdout)
+            failed += 1
+    print(f"selftest: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(child())
