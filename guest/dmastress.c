@@ -70,7 +70,7 @@ static const struct { unsigned int bs, skew; } readers[] = {
 static char cmdline[4096];
 static int verdict_fd = -1;
 static int test_no, failures;
-static const char *mode = "swiotlb";
+static char mode[16] = "swiotlb";
 
 /* Shared with the sampler process (MAP_SHARED before fork). */
 struct shared {
@@ -572,8 +572,8 @@ int main(int argc, char **argv)
 	ok = !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
 	for_each_entry("/sys/class/virtio-ports", find_verdict_port, NULL);
-	if (param("mode"))
-		mode = param("mode");
+	if (param("mode") && strlen(param("mode")) < sizeof(mode))
+		strcpy(mode, param("mode"));
 	shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 

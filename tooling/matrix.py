@@ -170,7 +170,7 @@ class Build:
         need(cc)
         nolibc = os.path.join(self.src, "tools/include/nolibc")
         tmp = os.path.join(gdir, "init.new")
-        run([cc, "-static", "-nostdlib", "-nostdinc", "-Os", "-Wall",
+        run([cc, "-static", "-nostdlib", "-Os", "-Wall",
              "-fno-asynchronous-unwind-tables", "-fno-stack-protector",
              "-isystem", nolibc, "-isystem", os.path.join(hdr, "include"),
              "-include", os.path.join(nolibc, "nolibc.h")]
