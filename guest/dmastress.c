@@ -20,6 +20,7 @@
  *   dmastress.bench_s=N                seconds per benchmark run (2)
  *   dmastress.granules=1,16,64         benchmark granules in pages (1)
  *   dmastress.threads=1,0              benchmark threads, 0 = all CPUs (0)
+ *   dmastress.bench=0                  bind, but do not run the benchmark
  */
 
 /* nolibc of v6.1 has no O_DIRECT; the values are per arch. */
@@ -72,13 +73,14 @@ static int verdict_fd = -1;
 static int test_no, failures;
 static char mode[16] = "swiotlb";
 
-/* Shared with the sampler process (MAP_SHARED before fork). */
-struct shared {
-	volatile int stop;
-	volatile long used_max;
-	volatile long samples;
-};
-static struct shared *shm;
+/*
+ * I/O buffer: static, since v6.1's nolibc has no mmap() on MIPS (no
+ * 6-argument syscall there).  Each forked reader has its own copy.
+ */
+static unsigned char iobuf[262144 + 8192] __attribute__((aligned(4096)));
+
+/* The sampler's result, read back from the files it writes at the end. */
+static long used_max, samples;
 
 static void out(const char *s)
 {
@@ -311,10 +313,7 @@ static inline uint64_t pattern(uint64_t off, unsigned int pass)
 
 static unsigned char *alloc_buf(size_t size, size_t skew)
 {
-	unsigned char *p = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p + skew;
+	return size + skew <= sizeof(iobuf) ? iobuf + skew : NULL;
 }
 
 static int write_pattern(uint64_t bytes, unsigned int pass, char *why)
@@ -378,18 +377,49 @@ static int verify_reader(int r, uint64_t bytes, unsigned int pass)
 	return bad ? 1 : 0;
 }
 
+/*
+ * Child: sample io_tlb_used until the file /sampler.stop appears, then
+ * leave the peak and the sample count in /sampler.out (the initramfs is
+ * writable; nolibc of v6.1 has neither pipes nor shared mappings
+ * everywhere).
+ */
 static void sampler(void)
 {
-	long used;
+	long used, max = 0, n = 0;
+	struct stat st;
+	char buf[64];
+	int fd;
 
-	while (!shm->stop) {
+	while (stat("/sampler.stop", &st) < 0) {
 		used = read_long("/sys/kernel/debug/swiotlb/io_tlb_used");
-		if (used > shm->used_max)
-			shm->used_max = used;
-		shm->samples++;
+		if (used > max)
+			max = used;
+		n++;
 		sched_yield();
 	}
+	snprint(buf, sizeof(buf), "%ld %ld\n", max, n);
+	fd = open("/sampler.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	write(fd, buf, strlen(buf));
+	close(fd);
 	exit(0);
+}
+
+static void sampler_stop(int pid)
+{
+	char buf[64], *p;
+	int status;
+
+	close(open("/sampler.stop", O_WRONLY | O_CREAT, 0644));
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	used_max = samples = -1;
+	if (read_file("/sampler.out", buf, sizeof(buf)) > 0) {
+		used_max = atol(buf);
+		p = strchr(buf, ' ');
+		samples = p ? atol(p + 1) : 0;
+	}
+	unlink("/sampler.stop");
+	unlink("/sampler.out");
 }
 
 static void test_rw(uint64_t bytes, int passes)
@@ -399,8 +429,6 @@ static void test_rw(uint64_t bytes, int passes)
 	unsigned int pass;
 	int r, status, pid, ok = 1, spid;
 
-	shm->stop = 0;
-	shm->used_max = 0;
 	spid = fork();
 	if (spid == 0)
 		sampler();
@@ -423,9 +451,7 @@ static void test_rw(uint64_t bytes, int passes)
 			}
 		}
 	}
-	shm->stop = 1;
-	if (spid > 0)
-		waitpid(spid, &status, 0);
+	sampler_stop(spid);
 	say("# write+verify: %lu MiB x %d passes, %d readers, %ld ms\n",
 	    (long)(bytes >> 20), passes, (int)NREADERS,
 	    (now_us() - t0) / 1000);
@@ -440,11 +466,11 @@ static void test_dma_path(void)
 
 	if (!strcmp(mode, "swiotlb")) {
 		say("# swiotlb: io_tlb_used peaked at %ld slots (%ld samples)\n",
-		    shm->used_max, shm->samples);
-		if (shm->used_max <= 0)
+		    used_max, samples);
+		if (used_max <= 0)
 			snprint(why, sizeof(why),
 				"no slot was ever in use: I/O did not bounce");
-		result(shm->used_max > 0, "io_went_through_swiotlb", why);
+		result(used_max > 0, "io_went_through_swiotlb", why);
 	} else if (!strcmp(mode, "iommu")) {
 		char rel[256];
 		int i, cut = -1;
@@ -524,6 +550,11 @@ static void test_map_benchmark(void)
 	if (fd < 0)
 		return;
 
+	if (!param_long("bench", 1)) {
+		result(1, "map_benchmark_run", "SKIP dmastress.bench=0");
+		close(fd);
+		return;
+	}
 	ng = param_list("granules", "1", granules);
 	nt = param_list("threads", "0", threads);
 	for (g = 0; g < ng; g++) {
@@ -574,11 +605,10 @@ int main(int argc, char **argv)
 	for_each_entry("/sys/class/virtio-ports", find_verdict_port, NULL);
 	if (param("mode") && strlen(param("mode")) < sizeof(mode))
 		strcpy(mode, param("mode"));
-	shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-	planned = 5 + param_list("granules", "1", granules) *
-		      param_list("threads", "0", threads);
+	planned = 5 + (param_long("bench", 1) ?
+		       param_list("granules", "1", granules) *
+		       param_list("threads", "0", threads) : 1);
 	fd = open("/sys/kernel/debug/kmemleak", O_RDONLY, 0);
 	if (fd >= 0)
 		close(fd);

@@ -45,10 +45,17 @@ def cover_letter(series, base):
 def get_maintainer(series, base):
     """get_maintainer.pl, with MAINTAINERS-snippet appended to the base's
     MAINTAINERS in a scratch copy, names the list for every patch."""
-    if not series.names:
-        return True, "no patches", []
     snippet = os.path.join(TOP, "MAINTAINERS-snippet")
-    lst = re.search(r"^L:\s*(\S+)", open(snippet).read(), re.M).group(1)
+    m = re.search(r"^L:\s*(\S+)", open(snippet).read(), re.M)
+    if not m:
+        return False, "MAINTAINERS-snippet has no L: line", []
+    lst = m.group(1)
+    b4 = re.search(r"^\s*send-series-to\s*=\s*(.*)$",
+                   open(os.path.join(TOP, "b4.conf")).read(), re.M)
+    if not b4 or lst not in b4.group(1):
+        return False, f"b4.conf send-series-to does not name {lst}", []
+    if not series.names:
+        return True, f"b4.conf and snippet agree on {lst}; no patches", []
     merged = os.path.join(ensure_dir(OUT, "check"), "MAINTAINERS")
     with open(merged, "w") as f:
         f.write(open(os.path.join(base.repo, "MAINTAINERS")).read())

@@ -6,6 +6,7 @@ whose out/ is a scratch directory, so the tests never touch real work.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,18 @@ def main(args=None):
     with tempfile.TemporaryDirectory(prefix="patchtree-selftest-") as tmp:
         env = dict(os.environ, PATCHTREE_OUT=os.path.join(tmp, "out"),
                    PATCHTREE_SCRATCH=tmp)
-        p = subprocess.run([sys.executable, "-B", "-m", "tooling.selftest"],
-                           cwd=top, env=env)
-    return p.returncode
+        p = subprocess.Popen([sys.executable, "-B", "-m", "tooling.selftest"],
+                             cwd=top, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        counts = (0, 1)
+        for line in p.stdout:
+            print(line, end="", flush=True)
+            m = re.match(r"selftest: (\d+) passed, (\d+) failed", line)
+            if m:
+                counts = (int(m.group(1)), int(m.group(2)))
+        if p.wait() and not counts[1]:
+            counts = (counts[0], 1)
+    return counts
 
 
 # --- everything below runs in the child ---------------------------------
