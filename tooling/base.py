@@ -10,7 +10,8 @@ import os
 import re
 import shutil
 
-from .common import OUT, Error, progress, run, git, need, ensure_dir
+from .common import OUT, IDENTITY, Error, progress, run, git, need, \
+    ensure_dir
 
 # Fixed date for the base commit, so that the same package version gives
 # the same commit id on every machine (b4 and the cover letter's
@@ -41,6 +42,15 @@ class Base:
             git(self.repo, "worktree", "add", "-q", "-f", "--detach", wt,
                 self.commit)
         return wt
+
+
+def _own(repo):
+    """Settings of a repository the tool owns: commits made by hand in
+    its worktrees carry the project identity, and git never repacks in
+    the middle of a run."""
+    git(repo, "config", "gc.auto", "0")
+    git(repo, "config", "user.name", IDENTITY["GIT_AUTHOR_NAME"])
+    git(repo, "config", "user.email", IDENTITY["GIT_AUTHOR_EMAIL"])
 
 
 def _debian_tarball(ver):
@@ -102,7 +112,7 @@ def debian_base(ver):
     progress("base", f"committing {pkg} as the base commit")
     env = {"GIT_AUTHOR_DATE": BASE_DATE, "GIT_COMMITTER_DATE": BASE_DATE}
     git(repo, "init", "-q", "-b", "base")
-    git(repo, "config", "gc.auto", "0")
+    _own(repo)
     # Debian's tarball ignores everything at the top level ('/*' in its
     # .gitignore), so the tree is added with -f.
     git(repo, "add", "-f", "-A", ".")
@@ -148,7 +158,7 @@ def user_base(path, ref=None):
         progress("base", f"cloning {path} at {want} (--shared)")
         ensure_dir(OUT, "base")
         git(OUT, "clone", "-q", "--shared", "--no-checkout", path, repo)
-        git(repo, "config", "gc.auto", "0")
+        _own(repo)
         git(repo, "checkout", "-q", "-B", "base", commit)
     return Base(name, repo, commit, f"{path} at {want} ({commit[:12]})")
 
