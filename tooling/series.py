@@ -243,11 +243,15 @@ def export(base, series, wt):
     names = [f for f in made if f != COVER]
     lines = list(series.lines)
     idx = [n - 1 for n, _ in series.entries]
+    # New patches go right after the last listed one, not after a
+    # banner that closes the file.
+    last = idx[-1] if idx else len(lines) - 1
     for k, name in enumerate(names):
         if k < len(idx):
             lines[idx[k]] = name
         else:
-            lines.append(name)
+            last += 1
+            lines.insert(last, name)
     for k in reversed(idx[len(names):]):
         del lines[k]
     text = "\n".join(lines) + "\n"
