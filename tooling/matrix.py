@@ -118,7 +118,10 @@ class Build:
     def configure(self):
         """tinyconfig + merge_config.sh of the fragments, then check that
         the final .config has what they and 'require' asked for."""
-        h = hashlib.sha256(git(self.src, "rev-parse", "HEAD").encode())
+        # Reconfigure when a fragment or a Kconfig file changed, not on
+        # every commit: the per-patch builds would redo it each time.
+        h = hashlib.sha256(git(self.src, "ls-files", "-s", "--",
+                               "*Kconfig*").encode())
         for f in self.frags:
             h.update(open(f, "rb").read())
         h.update(repr(self.spec).encode())
