@@ -21,6 +21,7 @@
  *   dmastress.granules=1,16,64         benchmark granules in pages (1)
  *   dmastress.threads=1,0              benchmark threads, 0 = all CPUs (0)
  *   dmastress.bench=0                  bind, but do not run the benchmark
+ *   dmastress.expect_growth=1          the swiotlb must have grown (dynamic)
  */
 
 /* nolibc of v6.1 has no O_DIRECT; the values are per arch. */
@@ -527,6 +528,24 @@ static int online_cpus(void)
 	return p ? atoi(p + 1) + 1 : 1;
 }
 
+#define SWIOTLB_DIR "/sys/kernel/debug/swiotlb/"
+
+/* A dynamic swiotlb booted with a tiny pool must have grown under load. */
+static void test_growth(long nslabs_before)
+{
+	long nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
+	long added = read_long(SWIOTLB_DIR "io_tlb_pools_added");
+	long failed = read_long(SWIOTLB_DIR "io_tlb_growth_failures");
+	char why[128] = "";
+	int ok = nslabs > nslabs_before && added > 0;
+
+	say("# swiotlb growth: slots %ld -> %ld, pools added %ld, growth failures %ld, peak used %ld\n",
+	    nslabs_before, nslabs, added, failed, used_max);
+	if (!ok)
+		snprint(why, sizeof(why), "the allocator did not grow");
+	result(ok, "swiotlb_grew", why);
+}
+
 static void test_map_benchmark(void)
 {
 	char path[160], why[128] = "", name[64];
@@ -595,7 +614,8 @@ static void test_kmemleak(void)
 int main(int argc, char **argv)
 {
 	long granules[MAX_LIST], threads[MAX_LIST];
-	int ok, planned, fd;
+	int ok, planned, fd, growth;
+	long nslabs_before;
 
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
@@ -609,6 +629,8 @@ int main(int argc, char **argv)
 	planned = 5 + (param_long("bench", 1) ?
 		       param_list("granules", "1", granules) *
 		       param_list("threads", "0", threads) : 1);
+	growth = param_long("expect_growth", 0);
+	planned += growth ? 1 : 0;
 	fd = open("/sys/kernel/debug/kmemleak", O_RDONLY, 0);
 	if (fd >= 0)
 		close(fd);
@@ -621,10 +643,13 @@ int main(int argc, char **argv)
 	       verdict_fd < 0 ? "no virtio port named verdict" : "");
 
 	show_counters("before");
+	nslabs_before = read_long(SWIOTLB_DIR "io_tlb_nslabs");
 	test_rw((uint64_t)param_long("disk_mb", 32) << 20,
 		param_long("passes", 1));
 	show_counters("after-io");
 	test_dma_path();
+	if (growth)
+		test_growth(nslabs_before);
 	test_map_benchmark();
 	show_counters("after");
 	test_kmemleak();

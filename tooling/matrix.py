@@ -19,7 +19,8 @@ BAD_CONSOLE = re.compile(
     r"sleeping function called|possible (circular|recursive) locking|"
     r"inconsistent lock state|DEBUG_LOCKS_WARN_ON|"
     r"turning off the locking correctness validator|"
-    r"INFO: task .* blocked|suspected memory leak|Unable to handle")
+    r"INFO: task .* blocked|suspected memory leak|Unable to handle|"
+    r"\bnot ok \d+ ")
 
 
 def load(path=os.path.join(TOP, "test-matrix.yaml")):
@@ -148,9 +149,11 @@ class Build:
             k, _, v = req.partition("=")
             want[k] = v
         have = _config_values(os.path.join(self.odir, ".config"))
+        optional = set(self.spec.get("optional", []))
         missing = [f"{k}={v} (got {have.get(k, 'n')})"
                    for k, v in sorted(want.items())
-                   if have.get(k, "n") != v and not (v == "n" and k not in have)]
+                   if have.get(k, "n") != v and k not in optional
+                   and not (v == "n" and k not in have)]
         if missing:
             raise Error(f"{self.name}: the final .config lacks what the "
                         f"fragments ask for (a missing dependency?):\n  "
@@ -158,6 +161,19 @@ class Build:
         with open(stamp, "w") as f:
             f.write(key)
         return True
+
+    def missing_feature(self):
+        """The 'needs' symbol when this tree's Kconfig lacks it."""
+        sym = self.spec.get("needs")
+        if sym and git(self.src, "grep", "-q", f"^config {sym}$", "--",
+                       "*Kconfig*", check=False).returncode != 0:
+            return sym
+        return None
+
+    def config_has(self, sym):
+        cfg = os.path.join(self.odir, ".config")
+        return os.path.exists(cfg) and \
+            _config_values(cfg).get(f"CONFIG_{sym}") == "y"
 
     def spec_file(self):
         return os.path.join(self.odir, "initramfs.spec")
@@ -213,6 +229,10 @@ class Build:
         return warnings(self.log)
 
 
+def ccache_cc(cc):
+    return f"ccache {cc}" if shutil.which("ccache") else cc
+
+
 def warnings(log):
     """Compiler warnings in a build log, without line/column numbers,
     so that code moving around does not make a warning 'new'."""
@@ -230,6 +250,8 @@ def qemu_cmd(row, defaults, build, rdir):
     with open(disk, "wb") as f:
         f.truncate(128 << 20)
     verdict = os.path.join(rdir, "verdict.ktap")
+    if "dynamic" in row and build.config_has("SWIOTLB_DYNAMIC"):
+        row = dict(row, **row["dynamic"])
     append = " ".join(filter(None, [
         f"console={row['console']}", defaults.get("append", ""),
         row.get("append", ""), defaults.get("guest", ""),

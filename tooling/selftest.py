@@ -290,6 +290,8 @@ def verdict_parser_and_console_scan(fx):
                  "WARNING: possible circular locking dependency detected"):
         assert BAD_CONSOLE.search(line), line
     assert not BAD_CONSOLE.search("software IO TLB: mapped [mem 0x1000]")
+    assert BAD_CONSOLE.search("[    2.5]     not ok 3 swiotlb_test_growth")
+    assert not BAD_CONSOLE.search("[    2.5]     ok 3 swiotlb_test_growth")
 
 
 @test
