@@ -126,6 +126,7 @@ class Build:
         for f in self.frags:
             h.update(open(f, "rb").read())
         h.update(repr(self.spec).encode())
+        h.update(self.spec_file().encode())
         key = h.hexdigest()
         stamp = os.path.join(self.odir, ".patchtree-config")
         if os.path.exists(stamp) and open(stamp).read() == key:
@@ -176,7 +177,8 @@ class Build:
             _config_values(cfg).get(f"CONFIG_{sym}") == "y"
 
     def spec_file(self):
-        return os.path.join(self.odir, "initramfs.spec")
+        # in guest/: v6.12's build removed it from the top of O=
+        return os.path.join(self.odir, "guest", "initramfs.spec")
 
     def build_guest(self, reconfigured):
         """The guest program, static with nolibc, and its cpio spec."""
