@@ -4,7 +4,6 @@
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,7 +103,3 @@ def ensure_dir(*parts):
     os.makedirs(d, exist_ok=True)
     return d
 
-
-def ccache_env():
-    """CC wrapper through ccache when it is installed."""
-    return "ccache gcc" if shutil.which("ccache") else "gcc"

@@ -112,8 +112,7 @@ class Build:
                 f"-j{os.cpu_count() or 2}"]
         if self.cross:
             args.append(f"CROSS_COMPILE={self.cross}")
-        if shutil.which("ccache"):
-            args += [f"CC=ccache {cc}", "HOSTCC=ccache gcc"]
+        args += [f"CC={ccache_cc(cc)}", f"HOSTCC={ccache_cc('gcc')}"]
         return args
 
     def configure(self):
