@@ -22,6 +22,15 @@
  *   dmastress.threads=1,0              benchmark threads, 0 = all CPUs (0)
  *   dmastress.bench=0                  bind, but do not run the benchmark
  *   dmastress.expect_growth=1          the swiotlb must have grown (dynamic)
+ *
+ * and for the benchmark (./patchtree bench), all off by default:
+ *   dmastress.trace=1                  print the swiotlb size and use over
+ *                                      the write+verify load, as "# trace"
+ *   dmastress.tput=4096,65536          O_DIRECT write/read throughput runs
+ *   dmastress.tput_mb=N                bytes per throughput run (16)
+ *   dmastress.memcpy=1                 time a 4 KiB memcpy (the floor)
+ *   dmastress.module=/x.ko             load this module (a benchmark of its
+ *                                      own, which prints to the console)
  */
 
 /* nolibc of v6.1 has no O_DIRECT; the values are per arch. */
@@ -82,6 +91,10 @@ static unsigned char iobuf[262144 + 8192] __attribute__((aligned(4096)));
 
 /* The sampler's result, read back from the files it writes at the end. */
 static long used_max, samples;
+
+/* The sampler's trace: time (ms from its start), slots, slots in use. */
+#define TRACE_MAX	512
+static struct { long ms, nslabs, used; } trace[TRACE_MAX];
 
 static void out(const char *s)
 {
@@ -386,7 +399,8 @@ static int verify_reader(int r, uint64_t bytes, unsigned int pass)
  */
 static void sampler(void)
 {
-	long used, max = 0, n = 0;
+	long used, max = 0, n = 0, t0 = now_us(), ms, step = 1, ntrace = 0;
+	int tracing = param_long("trace", 0), i;
 	struct stat st;
 	char buf[64];
 	int fd;
@@ -396,13 +410,49 @@ static void sampler(void)
 		if (used > max)
 			max = used;
 		n++;
+		ms = (now_us() - t0) / 1000;
+		if (tracing && (!ntrace || ms >= trace[ntrace - 1].ms + step)) {
+			if (ntrace == TRACE_MAX) {
+				/* full: keep every other sample, halve the rate */
+				for (i = 0; i < TRACE_MAX / 2; i++)
+					trace[i] = trace[2 * i];
+				ntrace = TRACE_MAX / 2;
+				step *= 2;
+			}
+			trace[ntrace].ms = ms;
+			trace[ntrace].nslabs =
+				read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs");
+			trace[ntrace++].used = used;
+		}
 		sched_yield();
 	}
 	snprint(buf, sizeof(buf), "%ld %ld\n", max, n);
 	fd = open("/sampler.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	write(fd, buf, strlen(buf));
 	close(fd);
+	if (ntrace) {
+		fd = open("/sampler.trace", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		write(fd, trace, ntrace * sizeof(trace[0]));
+		close(fd);
+	}
 	exit(0);
+}
+
+/* Print the sampler's trace, if it left one. */
+static void show_trace(void)
+{
+	int fd = open("/sampler.trace", O_RDONLY, 0);
+	int n, i;
+
+	if (fd < 0)
+		return;
+	n = read(fd, trace, sizeof(trace)) / (int)sizeof(trace[0]);
+	close(fd);
+	unlink("/sampler.trace");
+	say("# trace: ms slots used (%d samples)\n", n);
+	for (i = 0; i < n; i++)
+		say("# trace %ld %ld %ld\n", trace[i].ms, trace[i].nslabs,
+		    trace[i].used);
 }
 
 static void sampler_stop(int pid)
@@ -453,6 +503,7 @@ static void test_rw(uint64_t bytes, int passes)
 		}
 	}
 	sampler_stop(spid);
+	show_trace();
 	say("# write+verify: %lu MiB x %d passes, %d readers, %ld ms\n",
 	    (long)(bytes >> 20), passes, (int)NREADERS,
 	    (now_us() - t0) / 1000);
@@ -598,6 +649,103 @@ static void test_map_benchmark(void)
 	close(fd);
 }
 
+/* Sequential O_DIRECT throughput, writes then reads, per block size. */
+static void test_throughput(void)
+{
+	long sizes[MAX_LIST], t0, us, mb = param_long("tput_mb", 16);
+	int n = param_list("tput", "", sizes), i, op, fd, ok = 1;
+	uint64_t bytes = (uint64_t)mb << 20, off;
+	static const char *const ops[] = { "write", "read" };
+
+	for (i = 0; i < n; i++) {
+		size_t bs = sizes[i];
+
+		if (bs < 512 || bs > 262144 || bs % 512) {
+			ok = 0;
+			continue;
+		}
+		for (op = 0; op < 2; op++) {
+			fd = open("/dev/vda", (op ? O_RDONLY : O_WRONLY) |
+				  O_DIRECT, 0);
+			if (fd < 0) {
+				ok = 0;
+				continue;
+			}
+			memset(iobuf, 0x3c, bs);
+			t0 = now_us();
+			for (off = 0; off < bytes; off += bs) {
+				if ((op ? read(fd, iobuf, bs) :
+				     write(fd, iobuf, bs)) != (ssize_t)bs) {
+					ok = 0;
+					break;
+				}
+			}
+			if (!op)
+				fsync(fd);
+			us = now_us() - t0;
+			close(fd);
+			say("# tput op=%s bs=%lu mb=%ld us=%ld kib_s=%ld\n",
+			    ops[op], (long)bs, mb, us,
+			    us > 0 ? (long)(bytes / 1024 * 1000000 / us) : 0);
+		}
+	}
+	result(ok, "throughput_o_direct", ok ? "" : "a run failed");
+}
+
+/*
+ * The floor under a bounce: one 4 KiB copy, done the way the kernel's
+ * memcpy does it on x86 (rep movsb, ERMS); elsewhere a word loop.
+ */
+static void copy4k(void *dst, const void *src)
+{
+#if defined(__x86_64__)
+	size_t n = 4096;
+
+	asm volatile("rep movsb" : "+D" (dst), "+S" (src), "+c" (n)
+		     : : "memory");
+#else
+	uint64_t *d = dst;
+	const uint64_t *s = src;
+	int i;
+
+	for (i = 0; i < 512; i++)
+		d[i] = s[i];
+	asm volatile("" : : "r" (d) : "memory");
+#endif
+}
+
+static void test_memcpy(void)
+{
+	const long loops = 20000;
+	long t0, us, i;
+
+	copy4k(iobuf, iobuf + 8192);
+	t0 = now_us();
+	for (i = 0; i < loops; i++)
+		copy4k(iobuf + (i & 1) * 4096, iobuf + 8192);
+	us = now_us() - t0;
+	say("# memcpy bytes=4096 loops=%ld us=%ld ps_per_copy=%ld\n",
+	    loops, us, us * 1000000 / loops);
+	result(us > 0, "memcpy_floor", us > 0 ? "" : "no time passed");
+}
+
+/* Load a benchmark module; it reports on the console by itself. */
+static void test_module(const char *path)
+{
+	char why[128] = "";
+	int fd = open(path, O_RDONLY, 0);
+	long ret = -1;
+
+	if (fd >= 0) {
+		ret = my_syscall3(__NR_finit_module, fd, "", 0);
+		close(fd);
+	}
+	/* a benchmark module may refuse to stay loaded once it reported */
+	if (fd < 0 || (ret && ret != -ENODEV))
+		snprint(why, sizeof(why), "loading %s failed (%ld)", path, ret);
+	result(!*why, "benchmark_module", why);
+}
+
 static void test_kmemleak(void)
 {
 	char buf[256];
@@ -631,6 +779,8 @@ int main(int argc, char **argv)
 		       param_list("threads", "0", threads) : 1);
 	growth = param_long("expect_growth", 0);
 	planned += growth ? 1 : 0;
+	planned += !!param("tput") + !!param_long("memcpy", 0) +
+		   !!param("module");
 	fd = open("/sys/kernel/debug/kmemleak", O_RDONLY, 0);
 	if (fd >= 0)
 		close(fd);
@@ -651,6 +801,12 @@ int main(int argc, char **argv)
 	if (growth)
 		test_growth(nslabs_before);
 	test_map_benchmark();
+	if (param("tput"))
+		test_throughput();
+	if (param_long("memcpy", 0))
+		test_memcpy();
+	if (param("module"))
+		test_module(param("module"));
 	show_counters("after");
 	test_kmemleak();
 	say("# dmastress: %s (%d of %d failed)\n",

@@ -104,6 +104,8 @@ class Build:
         self.log = os.path.join(self.odir, "build.log")
         self.image = os.path.join(self.odir, spec["image"])
         self.bootable = bool(spec.get("guest_cc"))
+        # (path in the guest, file here): more for the initramfs
+        self.extra_files = []
 
     def make_args(self):
         cc = self.cross + "gcc"
@@ -206,6 +208,8 @@ class Build:
         spec = ("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\n"
                 "dir /proc 0755 0 0\ndir /sys 0755 0 0\n"
                 f"file /init {init} 0755 0 0\n")
+        for dest, src in self.extra_files:
+            spec += f"file {dest} {src} 0644 0 0\n"
         if not os.path.exists(self.spec_file()) or \
                 open(self.spec_file()).read() != spec:
             with open(self.spec_file(), "w") as f:

@@ -305,6 +305,53 @@ def matrix_description_is_checked(fx):
     expect_error(lambda: load(bad), "unknown kernel")
 
 
+@test
+def bench_parse_and_ratios(fx):
+    from . import bench
+    d = os.path.join(fx.root, "bench-run")
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "verdict.ktap"), "w").write(
+        "# swiotlb before: io_tlb_nslabs=128 io_tlb_used=0\n"
+        "# trace 0 128 0\n# trace 7 128 120\n# trace 9 640 187\n"
+        "# trace 30 640 0\n"
+        "# bench granule=1 threads=1 map_100ns=446 map_sd=4 "
+        "unmap_100ns=426 unmap_sd=5\n"
+        "# tput op=read bs=4096 mb=16 us=1000000 kib_s=16384\n"
+        "# memcpy bytes=4096 loops=10 us=10 ps_per_copy=1000000\n"
+        "# swiotlb after: io_tlb_nslabs=640 io_tlb_used_hiwater=187 "
+        "io_tlb_pools_added=1 io_tlb_transient_pools=2\n")
+    open(os.path.join(d, "console.log"), "w").write(
+        "[ 1.0] iova_burst: n=12954 slow_frees=8636 reclaim_ms=0\n")
+    v, trace = bench.parse(d)
+    assert v["map+unmap us g1 t1"] == 87.2, v
+    assert v["read MiB/s 4K"] == 16 and v["memcpy 4K ns"] == 1000, v
+    assert (v["slots at boot"], v["slots at end"], v["pools added"],
+            v["transient pools"], v["ms to final size"]) == \
+        (128, 640, 1, 2, 9), v
+    assert v["iova slow_frees"] == 8636 and len(trace) == 4, v
+
+    def runs(lat, tput):
+        return [{"ok": True, "why": "", "v": {"map+unmap us g1 t1": x,
+                                               "read MiB/s 4K": tput}}
+                for x in lat]
+    raw = {"cfg": {"rows": [{"name": n} for n in
+                            ("base", "ours", "ours-tiny")]},
+           "runs": {"icount": {"base": runs([100, 101, 99], 50),
+                               "ours": runs([100, 100, 100], 50),
+                               "ours-tiny": runs([104, 104, 105], 48)}}}
+    rep = bench.Report(raw)
+    assert rep.ratio("icount", "ours", "base", "map+unmap us g1 t1") == 1.0
+    text = "\n".join(rep.targets())
+    assert "<= 1.00 at the default size: worst 1.000" in text and \
+        "**met**" in text, text
+    assert "after growth: worst 1.040" in text and "**missed**" in text, \
+        text
+    assert "throughput >= 0.98: worst 0.960" in text, text
+    table = "\n".join(rep.ratio_table("icount", ["map+unmap us g1 t1"],
+                                       "lower"))
+    assert "**1.040** (1.040-1.050)" in table, table
+
+
 def child():
     root = os.environ["PATCHTREE_SCRATCH"]
     fx = Fixture(os.path.join(root, "fixture"))

@@ -1,0 +1,453 @@
+# SPDX-License-Identifier: GPL-2.0
+"""./patchtree bench: the series against the unpatched base and against
+upstream's implementation, side by side in one run (bench.yaml)."""
+
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import time
+
+from . import base as B
+from . import matrix as M
+from . import series as S
+from .common import TOP, OUT, Error, progress, run, need, ensure_dir
+
+BENCH_YAML = os.path.join(TOP, "bench.yaml")
+RESULTS = os.path.join(OUT, "results", "bench")
+# what every boot shares, as in test-matrix.yaml's defaults
+BOOT_APPEND = "panic=-1 oops=panic panic_on_warn=1"
+
+
+def load(path=BENCH_YAML):
+    """Read and check bench.yaml."""
+    try:
+        import yaml
+    except ImportError:
+        raise Error("python3-yaml is missing: apt-get install python3-yaml")
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    for key in ("kernels", "build", "rows", "clocks", "guest", "reps"):
+        if key not in cfg:
+            raise Error(f"{path}: no '{key}' section")
+    names = [r["name"] for r in cfg["rows"]]
+    for r in cfg["rows"]:
+        if r.get("kernel") not in cfg["kernels"]:
+            raise Error(f"{path}: row {r['name']} names unknown kernel "
+                        f"{r.get('kernel')}")
+    for p in cfg.get("plot", []):
+        if p not in names:
+            raise Error(f"{path}: plot names unknown row {p}")
+    return cfg
+
+
+def build_module(build, src):
+    """Build the out-of-tree module in @src against @build; return the
+    .ko.  The sources are copied, so that @src holds no objects."""
+    mdir = ensure_dir(build.odir, "bench-module")
+    for f in os.listdir(src):
+        if f.endswith(".c") or f.endswith(".h") or f == "Kbuild":
+            dst = os.path.join(mdir, f)
+            if not os.path.exists(dst) or \
+                    open(dst, "rb").read() != open(os.path.join(src, f),
+                                                   "rb").read():
+                shutil.copyfile(os.path.join(src, f), dst)
+    progress("build", f"module {os.path.relpath(src, TOP)}", build.name)
+    # 'modules' writes the Module.symvers the external build needs
+    run(build.make_args() + ["modules"], log=build.log)
+    run(build.make_args() + [f"M={mdir}", "modules"], log=build.log)
+    kos = [f for f in os.listdir(mdir) if f.endswith(".ko")]
+    if len(kos) != 1:
+        raise Error(f"{src}: expected one module, built {kos}; see "
+                    f"{build.log}")
+    return os.path.join(mdir, kos[0])
+
+
+def build_kernels(cfg, series):
+    """Apply and build each kernel of bench.yaml (and its module)."""
+    kernels = {}
+    for name, k in cfg["kernels"].items():
+        t0 = time.monotonic()
+        base = B.get_base(k["base"])
+        variant = "plain" if k.get("plain") else "series"
+        wt = S.apply(base, series, variant)
+        b = M.Build(base, variant, wt, "bench-" + cfg["build"]["arch"],
+                    cfg["build"])
+        b.name = f"{name} ({base.name}+{variant})"
+        b.build()
+        if cfg.get("module"):
+            ko = build_module(b, os.path.join(TOP, cfg["module"]))
+            b.extra_files = [("/" + os.path.basename(ko), ko)]
+            b.build()
+        progress("build", f"ready in {time.monotonic() - t0:.0f}s", name)
+        kernels[name] = {"build": b, "desc": base.desc, "tree": wt,
+                         "head": M.git(wt, "rev-parse", "HEAD"),
+                         "dynamic": b.config_has("SWIOTLB_DYNAMIC")}
+    return kernels
+
+
+def _counters(line):
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def parse(rdir):
+    """The figures of one boot, from its verdict and console."""
+    v, trace = {}, []
+    verdict = os.path.join(rdir, "verdict.ktap")
+    text = open(verdict, errors="replace").read() \
+        if os.path.exists(verdict) else ""
+    for g, t, mp, um in re.findall(
+            r"# bench granule=(\d+) threads=(\d+) map_100ns=(\d+) "
+            r"map_sd=\d+ unmap_100ns=(\d+)", text):
+        v[f"map+unmap us g{g} t{t}"] = (int(mp) + int(um)) / 10
+    for op, bs, kib in re.findall(
+            r"# tput op=(\w+) bs=(\d+) mb=\d+ us=\d+ kib_s=(\d+)", text):
+        v[f"{op} MiB/s {int(bs) // 1024}K"] = int(kib) / 1024
+    m = re.search(r"# memcpy bytes=4096 .* ps_per_copy=(\d+)", text)
+    if m:
+        v["memcpy 4K ns"] = int(m.group(1)) / 1000
+    before = re.search(r"# swiotlb before:(.*)", text)
+    after = re.search(r"# swiotlb after:(.*)", text)
+    if before and after:
+        b, a = _counters(before.group(1)), _counters(after.group(1))
+        v["slots at boot"] = b.get("io_tlb_nslabs", 0)
+        v["slots at end"] = a.get("io_tlb_nslabs", 0)
+        for key, name in (("io_tlb_used_hiwater", "high-water"),
+                          ("io_tlb_pools_added", "pools added"),
+                          ("io_tlb_transient_pools", "transient pools"),
+                          ("io_tlb_growth_failures", "growth failures")):
+            if key in a:
+                v[name] = a[key]
+    m = re.search(r"io_tlb_used peaked at (\d+) slots", text)
+    if m:
+        v["peak used (sampled)"] = int(m.group(1))
+    trace = [tuple(int(x) for x in t) for t in
+             re.findall(r"# trace (\d+) (\d+) (\d+)", text)]
+    if trace and trace[-1][1] != trace[0][1]:
+        v["ms to final size"] = next(t[0] for t in trace
+                                     if t[1] == trace[-1][1])
+    console = os.path.join(rdir, "console.log")
+    if os.path.exists(console):
+        m = re.search(r"iova_burst: (.*)", open(console,
+                                                errors="replace").read())
+        if m:
+            for k, val in _counters(m.group(1)).items():
+                v[f"iova {k}"] = val
+    return v, trace
+
+
+def _fmt(x):
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else None
+
+
+class Report:
+    """The summary: medians, min-max, ratios against the base row."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.rows = [r["name"] for r in raw["cfg"]["rows"]]
+        self.base = self.rows[0]
+
+    def values(self, clock, row, key):
+        return [rep["v"][key] for rep in self.raw["runs"][clock].get(row, [])
+                if key in rep["v"]]
+
+    def keys(self, clock, prefix):
+        seen = []
+        for row in self.rows:
+            for rep in self.raw["runs"][clock].get(row, []):
+                for k in rep["v"]:
+                    if k.startswith(prefix) and k not in seen:
+                        seen.append(k)
+        return seen
+
+    def ratio_table(self, clock, keys, better):
+        """Base median (min-max), then each row's median ratio to it."""
+        out = [f"| {clock} | {self.base} | "
+               + " | ".join(self.rows[1:]) + " |",
+               "|---" * len(self.rows) + "|---|"]
+        for k in keys:
+            base = self.values(clock, self.base, k)
+            bm = _median(base)
+            if not bm:
+                continue
+            cells = [f"{_fmt(bm)} ({_fmt(min(base))}-{_fmt(max(base))})"]
+            for row in self.rows[1:]:
+                xs = self.values(clock, row, k)
+                if not xs:
+                    cells.append("-")
+                    continue
+                cells.append(f"**{_median(xs) / bm:.3f}** "
+                             f"({min(xs) / bm:.3f}-{max(xs) / bm:.3f})")
+            out.append(f"| {k} ({better}) | " + " | ".join(cells) + " |")
+        return out
+
+    def plain_table(self, clock, keys):
+        out = [f"| {clock} | " + " | ".join(self.rows) + " |",
+               "|---" * (len(self.rows) + 1) + "|"]
+        for k in keys:
+            cells = []
+            for row in self.rows:
+                xs = self.values(clock, row, k)
+                cells.append("-" if not xs else _fmt(_median(xs)) if
+                             min(xs) == max(xs) else
+                             f"{_fmt(_median(xs))} ({_fmt(min(xs))}-"
+                             f"{_fmt(max(xs))})")
+            if any(c != "-" for c in cells):
+                out.append(f"| {k} | " + " | ".join(cells) + " |")
+        return out
+
+    def ratio(self, clock, row, other, key):
+        a = _median(self.values(clock, row, key))
+        b = _median(self.values(clock, other, key))
+        return a / b if a and b else None
+
+    def targets(self):
+        """README's targets, each stated as met or missed, worst case."""
+        lines = []
+
+        def check(what, pairs, prefixes, limit, higher_better=False):
+            worst = None
+            for clock in self.raw["runs"]:
+                for row, other in pairs:
+                    for k in [k for p in prefixes
+                              for k in self.keys(clock, p)]:
+                        r = self.ratio(clock, row, other, k)
+                        if r is None:
+                            continue
+                        bad = -r if higher_better else r
+                        if worst is None or bad > worst[0]:
+                            worst = (bad, r, clock, row, other, k)
+            if worst is None:
+                lines.append(f"- {what}: not measured")
+                return
+            _, r, clock, row, other, k = worst
+            ok = r >= limit if higher_better else r <= limit
+            lines.append(f"- {what}: worst {r:.3f} ({row}/{other}, {clock}, "
+                         f"{k}) -> **{'met' if ok else 'missed'}**")
+        rows = set(self.rows)
+        if {"ours", self.base} <= rows:
+            check("ours/base map+unmap <= 1.00 at the default size",
+                  [("ours", self.base)], ["map+unmap"], 1.00)
+        if {"ours-tiny", self.base} <= rows:
+            check("ours-tiny/base map+unmap <= 1.03 after growth",
+                  [("ours-tiny", self.base)], ["map+unmap"], 1.03)
+        if {"ours", "ours-tiny", self.base} <= rows:
+            check("ours/base throughput >= 0.98",
+                  [("ours", self.base), ("ours-tiny", self.base)],
+                  ["write MiB/s", "read MiB/s"], 0.98, higher_better=True)
+        pairs = [(a, b) for a, b in (("ours", "upstream"),
+                                     ("ours-tiny", "upstream-tiny"))
+                 if {a, b} <= rows]
+        if pairs:
+            check("ours <= upstream 6.12 on every latency row", pairs,
+                  ["map+unmap"], 1.00)
+        return lines
+
+    def markdown(self):
+        raw, cfg = self.raw, self.raw["cfg"]
+        out = [f"# Benchmark: {raw['date']}", "",
+               f"Host: {raw['host']}; QEMU: {raw['qemu']}; "
+               f"{raw['reps']} rounds, rows alternated "
+               f"({' '.join(self.rows)}, then again); every ratio is "
+               f"the row's median over the base row's median of the same "
+               f"clock, with the row's min-max in parentheses.", ""]
+        out += ["## Targets", ""] + self.targets() + [""]
+        for clock in raw["runs"]:
+            out += [f"## map+unmap latency, dma_map_benchmark, us "
+                     f"(clock: {clock})", ""]
+            out += self.ratio_table(clock, self.keys(clock, "map+unmap"),
+                                    "lower is better") + [""]
+            out += [f"## O_DIRECT throughput on virtio-blk, MiB/s "
+                    f"(clock: {clock})", ""]
+            out += self.ratio_table(clock, self.keys(clock, "write MiB/s")
+                                    + self.keys(clock, "read MiB/s"),
+                                    "higher is better") + [""]
+        out += ["## The floor: one 4 KiB memcpy in the guest", "",
+                "A one-page bounce copies twice (map and unmap); the "
+                "overhead is map+unmap over those two copies.", ""]
+        for clock in raw["runs"]:
+            mc = _median(self.values(clock, self.base, "memcpy 4K ns"))
+            if not mc:
+                continue
+            cells = []
+            for row in self.rows:
+                lat = _median(self.values(clock, row,
+                                          "map+unmap us g1 t1"))
+                cells.append(f"{lat * 1000 / (2 * mc):.2f}x" if lat else "-")
+            out += [f"- {clock}: memcpy {_fmt(mc)} ns; one-page map+unmap "
+                    f"= " + ", ".join(f"{r} {c}" for r, c in
+                                      zip(self.rows, cells)) + " of it"]
+        out += ["", "(Under icount a rep movsb counts one instruction per "
+                "byte, so there the copy dominates; the wall clock is the "
+                "closer picture.)", ""]
+        mem_keys = ["slots at boot", "slots at end", "high-water",
+                    "peak used (sampled)", "pools added", "transient pools",
+                    "growth failures", "ms to final size"]
+        for clock in raw["runs"]:
+            out += [f"## Bounce memory during the write+verify load "
+                    f"(clock: {clock})", ""]
+            out += self.plain_table(clock, mem_keys) + [""]
+        if os.path.exists(os.path.join(RESULTS, "pool.png")):
+            out += ["Pool size and use over the load: `pool.png`.", ""]
+        for clock in raw["runs"]:
+            keys = self.keys(clock, "iova ")
+            if keys:
+                out += [f"## IOVA burst (bench/iova, clock: {clock})", ""]
+                out += self.plain_table(clock, keys) + [""]
+        out += ["## Kernels, boot parameters, QEMU", ""]
+        for name, k in raw["kernels"].items():
+            out.append(f"- {name}: {k['desc']}, tree {k['tree']} at "
+                       f"{k['head'][:12]}; CONFIG_SWIOTLB_DYNAMIC="
+                       f"{'y' if k['dynamic'] else 'n (absent)'}")
+        out.append(f"- config: tinyconfig + "
+                   f"{' + '.join(cfg['build']['fragments'])} "
+                   f"(kernel-config-fragments/)")
+        out.append(f"- guest: {' '.join(cfg['guest'].split())}")
+        for clock, cmd in raw["cmds"].items():
+            out += ["", f"{clock}:", "", "```"] + cmd + ["```"]
+        failed = [(c, r, i + 1, rep["why"])
+                  for c, rows in raw["runs"].items()
+                  for r, reps in rows.items()
+                  for i, rep in enumerate(reps) if not rep["ok"]]
+        if failed:
+            out += ["", "## Failed boots (their figures are left out)", ""]
+            out += [f"- {r} {c} round {i}: {why}" for c, r, i, why in failed]
+        return "\n".join(out) + "\n"
+
+
+def plot(raw, traces):
+    """pool.png: slots reserved and in use over the load, per row."""
+    rows = [r for r in raw["cfg"].get("plot", []) if traces.get(r)]
+    if not rows or not shutil.which("gnuplot"):
+        progress("bench", "no plot: gnuplot missing (apt-get install "
+                 "gnuplot-nox)" if rows else "no plot: no traces")
+        return None
+    plots = []
+    for r in rows:
+        dat = os.path.join(RESULTS, f"trace-{r}.dat")
+        with open(dat, "w") as f:
+            f.write("# ms slots used\n")
+            for t in traces[r]:
+                f.write(f"{t[0]} {t[1]} {t[2]}\n")
+        plots.append(f"'{dat}' using 1:2 with steps lw 2 "
+                     f"title '{r}: slots'")
+        plots.append(f"'{dat}' using 1:3 with lines lw 1 "
+                     f"title '{r}: used'")
+    png = os.path.join(RESULTS, "pool.png")
+    script = "\n".join([
+        "set terminal png size 1000,600",
+        f"set output '{png}'",
+        "set title 'swiotlb slots reserved and in use during the "
+        "write+verify load (icount, round 1)'",
+        "set xlabel 'guest ms since the load began'",
+        "set ylabel 'slots (2 KiB each)'", "set logscale y 2",
+        "set yrange [1:*]", "set key outside right",
+        "plot " + ", ".join(plots)]) + "\n"
+    with open(os.path.join(RESULTS, "pool.gp"), "w") as f:
+        f.write(script)
+    run(["gnuplot", os.path.join(RESULTS, "pool.gp")])
+    return png
+
+
+def host_facts():
+    try:
+        q = subprocess.run(["qemu-system-x86_64", "--version"],
+                           capture_output=True, text=True).stdout
+        qemu = q.splitlines()[0].replace("QEMU emulator version ", "")
+    except (OSError, IndexError):
+        qemu = "?"
+    return (f"{platform.node()}, {os.cpu_count()} CPUs, "
+            f"Linux {platform.release()}", qemu)
+
+
+def write_report(raw, traces):
+    ensure_dir(RESULTS)
+    plot(raw, traces)
+    path = os.path.join(RESULTS, "summary.md")
+    text = Report(raw).markdown()
+    with open(path, "w") as f:
+        f.write(text)
+    return path, text
+
+
+def main(args):
+    """Build, boot every row per clock per round, and report."""
+    cfg = load()
+    raw_path = os.path.join(RESULTS, "raw.json")
+    if args.report:
+        if not os.path.exists(raw_path):
+            raise Error(f"{raw_path}: no earlier run to report on")
+        raw = json.load(open(raw_path))
+        traces = {r: [tuple(t) for t in ts]
+                  for r, ts in raw.get("traces", {}).items()}
+        path, text = write_report(raw, traces)
+        print(text)
+        return 0
+    reps = args.reps or cfg["reps"]
+    rows = [r for r in cfg["rows"]
+            if not args.rows or r["name"] in args.rows]
+    clocks = [c for c in cfg["clocks"] if not args.clocks or
+              c in args.clocks]
+    if not rows or not clocks:
+        raise Error("no rows or clocks left: choose from "
+                    + ", ".join(r["name"] for r in cfg["rows"]) + " / "
+                    + ", ".join(cfg["clocks"]))
+    need("qemu-system-x86_64", "timeout")
+    t0 = time.monotonic()
+    kernels = build_kernels(cfg, S.Series())
+    host, qemu = host_facts()
+    raw = {"cfg": dict(cfg, rows=rows),
+           "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+           "host": host, "qemu": qemu, "reps": reps,
+           "kernels": {n: {k: v for k, v in kb.items() if k != "build"}
+                       for n, kb in kernels.items()},
+           "runs": {c: {} for c in clocks}, "cmds": {}, "traces": {}}
+    if os.path.isdir(RESULTS):
+        shutil.rmtree(RESULTS)
+    ensure_dir(RESULTS)
+    n, total = 0, reps * len(clocks) * len(rows)
+    for rep in range(1, reps + 1):
+        for clock in clocks:
+            cl = cfg["clocks"][clock]
+            for row in rows:
+                n += 1
+                rdir = os.path.join(RESULTS, "runs", f"{rep}-{clock}-"
+                                    f"{row['name']}")
+                r = {"name": f"{row['name']} {clock} [{n}/{total}, "
+                             f"{time.monotonic() - t0:.0f}s]",
+                     "qemu": cl["qemu"], "console": "ttyS0",
+                     "append": row["append"], "mode": "swiotlb",
+                     "guest": " ".join(filter(None, [cl.get("guest"),
+                                                     row.get("guest")]))}
+                defaults = {"append": BOOT_APPEND, "guest": cfg["guest"],
+                            "timeout": cfg.get("timeout", 600)}
+                ok, tests, why, secs = M.boot(
+                    r, defaults, kernels[row["kernel"]]["build"], rdir)
+                v, trace = parse(rdir)
+                raw["runs"][clock].setdefault(row["name"], []).append(
+                    {"ok": ok, "why": why, "secs": round(secs),
+                     "v": v if ok else {}})
+                if rep == 1:
+                    raw["cmds"].setdefault(clock, []).append(
+                        open(os.path.join(rdir, "qemu.cmd")).read().strip())
+                    if clock == "icount" and ok:
+                        raw["traces"][row["name"]] = trace
+        with open(raw_path, "w") as f:
+            json.dump(raw, f, indent=1)
+    path, text = write_report(raw, raw["traces"])
+    print(text)
+    print(f"bench: {path} (raw figures: {raw_path}), "
+          f"{time.monotonic() - t0:.0f}s")
+    bad = sum(not rep["ok"] for rows_ in raw["runs"].values()
+              for reps_ in rows_.values() for rep in reps_)
+    print(f"bench: {total - bad} boots passed, {bad} failed")
+    return 1 if bad else 0
