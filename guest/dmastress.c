@@ -588,7 +588,8 @@ static void test_growth(long nslabs_before)
 	long added = read_long(SWIOTLB_DIR "io_tlb_pools_added");
 	long failed = read_long(SWIOTLB_DIR "io_tlb_growth_failures");
 	char why[128] = "";
-	int ok = nslabs > nslabs_before && added > 0;
+	/* without io_tlb_pools_added (upstream's kernel): by size alone */
+	int ok = nslabs > nslabs_before && added != 0;
 
 	say("# swiotlb growth: slots %ld -> %ld, pools added %ld, growth failures %ld, peak used %ld\n",
 	    nslabs_before, nslabs, added, failed, used_max);
