@@ -379,20 +379,25 @@ def plot(raw, traces):
             f.write("# ms slots used\n")
             for t in traces[r]:
                 f.write(f"{t[0]} {t[1]} {t[2]}\n")
-        plots.append(f"'{dat}' using 1:2 with steps lw 2 "
+        plots.append(f"'{dat}' using 1:2 with steps lw 3 "
                      f"title '{r}: slots'")
-        plots.append(f"'{dat}' using 1:3 with lines lw 1 "
-                     f"title '{r}: used'")
+        # a log scale has no 0: an idle pool is drawn at 1/2 slot
+        plots.append(f"'{dat}' using 1:($3 > 0 ? $3 : 0.5) with steps "
+                     f"lw 1 title '{r}: used'")
     png = os.path.join(RESULTS, "pool.png")
+    plot_cmd = "plot " + ", ".join(plots)
     script = "\n".join([
-        "set terminal png size 1000,600",
+        "set terminal png size 1100,900",
         f"set output '{png}'",
-        "set title 'swiotlb slots reserved and in use during the "
-        "write+verify load (icount, round 1)'",
-        "set xlabel 'guest ms since the load began'",
+        "set multiplot layout 2,1",
+        "set xlabel 'guest ms since the load began (icount, round 1)'",
         "set ylabel 'slots (2 KiB each)'", "set logscale y 2",
-        "set yrange [1:*]", "set key outside right",
-        "plot " + ", ".join(plots)]) + "\n"
+        "set yrange [0.5:65536]", "set key outside right",
+        "set title 'swiotlb slots reserved and in use, whole "
+        "write+verify load'", plot_cmd,
+        "set title 'the first 2 s: the tiny pools grow'",
+        "set xrange [0:2000]", plot_cmd,
+        "unset multiplot"]) + "\n"
     with open(os.path.join(RESULTS, "pool.gp"), "w") as f:
         f.write(script)
     run(["gnuplot", os.path.join(RESULTS, "pool.gp")])
