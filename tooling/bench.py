@@ -138,8 +138,8 @@ def parse(rdir):
                                      if t[1] == trace[-1][1])
     console = os.path.join(rdir, "console.log")
     if os.path.exists(console):
-        m = re.search(r"iova_burst: (.*)", open(console,
-                                                errors="replace").read())
+        m = re.search(r"iova_burst: (n=.*)", open(console,
+                                                  errors="replace").read())
         if m:
             for k, val in _counters(m.group(1)).items():
                 v[f"iova {k}"] = val
@@ -433,6 +433,14 @@ def main(args):
         if not os.path.exists(raw_path):
             raise Error(f"{raw_path}: no earlier run to report on")
         raw = json.load(open(raw_path))
+        # the boots' own files are the source: parse them again
+        for clock, rows_ in raw["runs"].items():
+            for row, reps_ in rows_.items():
+                for i, rep in enumerate(reps_, 1):
+                    rdir = os.path.join(RESULTS, "runs",
+                                        f"{i}-{clock}-{row}")
+                    if rep["ok"] and os.path.isdir(rdir):
+                        rep["v"] = parse(rdir)[0]
         traces = {r: [tuple(t) for t in ts]
                   for r, ts in raw.get("traces", {}).items()}
         path, text = write_report(raw, traces)
