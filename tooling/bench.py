@@ -217,12 +217,47 @@ class Report:
         return a / b if a and b else None
 
     def targets(self):
-        """README's targets, each stated as met or missed, worst case."""
+        """README's targets, each stated as met or missed, worst case.
+        The icount clock decides (the issue's clock for latency: it
+        repeats to 0.1 %); the wall clock's worst case is added for
+        information, with the base row's own spread on that clock."""
         lines = []
+        judge = "icount" if "icount" in self.raw["runs"] else None
+
+        def spread(clock, prefixes):
+            s = 0.0
+            for k in [k for p in prefixes for k in self.keys(clock, p)]:
+                xs = self.values(clock, self.base, k)
+                if xs:
+                    s = max(s, (max(xs) - min(xs)) / _median(xs))
+            return s
 
         def check(what, pairs, prefixes, limit, higher_better=False):
-            worst = None
+            info = ""
             for clock in self.raw["runs"]:
+                if clock == judge:
+                    continue
+                w = worst_of([clock], pairs, prefixes, higher_better)
+                if w:
+                    info += (f"; {clock}: worst {w[1]:.3f} ({w[3]}/{w[4]}, "
+                             f"{w[5]}), the base's own min-max spans "
+                             f"{100 * spread(clock, prefixes):.0f} %")
+            worst = worst_of([judge] if judge else list(self.raw["runs"]),
+                             pairs, prefixes, higher_better)
+            if worst is None:
+                lines.append(f"- {what}: not measured")
+                return
+            _, r, clock, row, other, k = worst
+            # "within noise": the base row's own min-max on that figure
+            noise = spread(clock, [k])
+            ok = r >= limit - noise if higher_better else r <= limit + noise
+            lines.append(f"- {what}: worst {r:.3f} ({row}/{other}, {clock}, "
+                         f"{k}; noise {100 * noise:.1f} %) -> "
+                         f"**{'met' if ok else 'missed'}**{info}")
+
+        def worst_of(clocks, pairs, prefixes, higher_better):
+            worst = None
+            for clock in clocks:
                 for row, other in pairs:
                     for k in [k for p in prefixes
                               for k in self.keys(clock, p)]:
@@ -232,13 +267,7 @@ class Report:
                         bad = -r if higher_better else r
                         if worst is None or bad > worst[0]:
                             worst = (bad, r, clock, row, other, k)
-            if worst is None:
-                lines.append(f"- {what}: not measured")
-                return
-            _, r, clock, row, other, k = worst
-            ok = r >= limit if higher_better else r <= limit
-            lines.append(f"- {what}: worst {r:.3f} ({row}/{other}, {clock}, "
-                         f"{k}) -> **{'met' if ok else 'missed'}**")
+            return worst
         rows = set(self.rows)
         if {"ours", self.base} <= rows:
             check("ours/base map+unmap <= 1.00 at the default size",
@@ -252,7 +281,7 @@ class Report:
                   ["write MiB/s", "read MiB/s"], 0.98, higher_better=True)
         if {"ours", "upstream", "upstream-fixed", self.base} <= rows:
             worst = None
-            for clock in self.raw["runs"]:
+            for clock in [judge] if judge else self.raw["runs"]:
                 for ours, up in (("ours", "upstream"),
                                  ("ours-tiny", "upstream-tiny")):
                     for k in self.keys(clock, "map+unmap"):
@@ -262,12 +291,13 @@ class Report:
                             worst = (a / b, a, b, clock, ours, k)
             if worst:
                 r, a, b, clock, ours, k = worst
+                ok = r <= 1.0 + spread(clock, [k])
                 lines.append(
                     f"- ours <= upstream 6.12 on every latency row, each "
                     f"feature against its own tree (ours/base over "
                     f"upstream/upstream-fixed): worst {r:.3f} ({ours}: "
                     f"{a:.3f} vs {b:.3f}, {clock}, {k}) -> "
-                    f"**{'met' if r <= 1.0 else 'missed'}**")
+                    f"**{'met' if ok else 'missed'}**")
         return lines
 
     def cost_table(self, clock):

@@ -344,12 +344,19 @@ def bench_parse_and_ratios(fx):
                                "upstream": runs([51, 51, 51], 60)}}}
     rep = bench.Report(raw)
     assert rep.ratio("icount", "ours", "base", "map+unmap us g1 t1") == 1.0
-    text = "\n".join(rep.targets())
+    lines = rep.targets()
+    text = "\n".join(lines)
+
+    def verdict(start):
+        line = next(x for x in lines if x.startswith("- " + start))
+        return line.split("**")[1]
     assert "<= 1.00 at the default size: worst 1.000" in text and \
-        "**met**" in text, text
-    assert "after growth: worst 1.040" in text and "**missed**" in text, \
-        text
-    assert "throughput >= 0.98: worst 0.960" in text, text
+        verdict("ours/base map") == "met", text
+    # 1.04 > 1.03, but within the base's own 2 % spread: noise, met
+    assert "after growth: worst 1.040" in text and \
+        verdict("ours-tiny") == "met", text
+    assert "throughput >= 0.98: worst 0.960" in text and \
+        verdict("ours/base through") == "missed", text
     # upstream is twice as fast, but its feature costs 2 %, ours 0 %
     assert "upstream-fixed): worst 0.980 (ours: 1.000 vs 1.020" in text, text
     table = "\n".join(rep.ratio_table("icount", ["map+unmap us g1 t1"],
