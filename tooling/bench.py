@@ -84,11 +84,21 @@ def build_kernels(cfg, series):
             ["bench", cfg["build"]["arch"]] + k.get("fragments", [])),
             cfg["build"], extra_frags=extra)
         b.name = f"{name} ({base.name}+{variant})"
+        # the module an earlier run built goes in at once: relink only
+        # if building it again changed it
+        mdir = os.path.join(b.odir, "bench-module")
+        old = {}
+        if cfg.get("module") and os.path.isdir(mdir):
+            old = {f: open(os.path.join(mdir, f), "rb").read()
+                   for f in os.listdir(mdir) if f.endswith(".ko")}
+            b.extra_files = [("/" + f, os.path.join(mdir, f)) for f in old]
         b.build()
         if cfg.get("module"):
             ko = build_module(b, os.path.join(TOP, cfg["module"]))
-            b.extra_files = [("/" + os.path.basename(ko), ko)]
-            b.build()
+            if old.get(os.path.basename(ko)) != open(ko, "rb").read() or \
+                    len(old) != 1:
+                b.extra_files = [("/" + os.path.basename(ko), ko)]
+                b.build()
         progress("build", f"ready in {time.monotonic() - t0:.0f}s", name)
         kernels[name] = {"build": b, "desc": base.desc, "tree": wt,
                          "head": M.git(wt, "rev-parse", "HEAD"),
@@ -479,8 +489,8 @@ def main(args):
     reps = args.reps or cfg["reps"]
     rows = [r for r in cfg["rows"]
             if not args.rows or r["name"] in args.rows]
-    clocks = [c for c in cfg["clocks"] if not args.clocks or
-              c in args.clocks]
+    want = args.clocks.split(",") if args.clocks else []
+    clocks = [c for c in cfg["clocks"] if not want or c in want]
     if not rows or not clocks:
         raise Error("no rows or clocks left: choose from "
                     + ", ".join(r["name"] for r in cfg["rows"]) + " / "
@@ -496,7 +506,11 @@ def main(args):
                        for n, kb in kernels.items()},
            "runs": {c: {} for c in clocks}, "cmds": {}, "traces": {}}
     if os.path.isdir(RESULTS):
-        shutil.rmtree(RESULTS)
+        # keep the last run: it moves aside, named after its start
+        old = time.strftime("%Y%m%d-%H%M%S", time.localtime(
+            os.path.getmtime(RESULTS)))
+        os.rename(RESULTS, f"{RESULTS}-{old}")
+        progress("bench", f"the last run moved to {RESULTS}-{old}")
     ensure_dir(RESULTS)
     n, total = 0, reps * len(clocks) * len(rows)
     for rep in range(1, reps + 1):
