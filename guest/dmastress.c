@@ -22,6 +22,8 @@
  *   dmastress.threads=1,0              benchmark threads, 0 = all CPUs (0)
  *   dmastress.bench=0                  bind, but do not run the benchmark
  *   dmastress.expect_growth=1          the swiotlb must have grown (dynamic)
+ *   dmastress.watchdog=N               after N seconds, dump the blocked
+ *                                      tasks via sysrq 'w' (150; 0 = off)
  *
  * and for the benchmark (./patchtree bench), all off by default:
  *   dmastress.trace=1                  print the swiotlb size and use over
@@ -94,6 +96,7 @@ static long used_max, samples;
 
 /* The sampler's trace: time (ms from its start), slots, slots in use. */
 #define TRACE_MAX	512
+#define SAMPLE_US	200	/* between two samples of the pool */
 static struct { long ms, nslabs, used; } trace[TRACE_MAX];
 
 static void out(const char *s)
@@ -395,7 +398,10 @@ static int verify_reader(int r, uint64_t bytes, unsigned int pass)
  * Child: sample io_tlb_used until the file /sampler.stop appears, then
  * leave the peak and the sample count in /sampler.out (the initramfs is
  * writable; nolibc of v6.1 has neither pipes nor shared mappings
- * everywhere).
+ * everywhere).  It sleeps between samples: a sampler that only yields
+ * keeps a single vCPU busy, and under QEMU's -icount a vCPU that never
+ * idles starves the emulator's I/O completions (the write stalled for
+ * minutes on MIPS, 1 vCPU).
  */
 static void sampler(void)
 {
@@ -424,7 +430,7 @@ static void sampler(void)
 				read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs");
 			trace[ntrace++].used = used;
 		}
-		sched_yield();
+		usleep(SAMPLE_US);
 	}
 	snprint(buf, sizeof(buf), "%ld %ld\n", max, n);
 	fd = open("/sampler.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -478,7 +484,7 @@ static void test_rw(uint64_t bytes, int passes)
 	char why[128] = "";
 	long t0 = now_us();
 	unsigned int pass;
-	int r, status, pid, ok = 1, spid;
+	int r, status, pid, ok = 1, spid, pids[NREADERS];
 
 	spid = fork();
 	if (spid == 0)
@@ -493,10 +499,12 @@ static void test_rw(uint64_t bytes, int passes)
 			pid = fork();
 			if (pid == 0)
 				exit(verify_reader(r, bytes, pass));
+			pids[r] = pid;
 		}
 		for (r = 0; r < (int)NREADERS; r++) {
-			if (wait(&status) < 0 || !WIFEXITED(status) ||
-			    WEXITSTATUS(status)) {
+			/* by pid: the sampler and the watchdog are children too */
+			if (pids[r] < 0 || waitpid(pids[r], &status, 0) < 0 ||
+			    !WIFEXITED(status) || WEXITSTATUS(status)) {
 				ok = 0;
 				snprint(why, sizeof(why), "a reader failed");
 			}
@@ -760,10 +768,38 @@ static void test_kmemleak(void)
 	result(n == 0, "kmemleak_clean", n > 0 ? "suspected leaks" : "");
 }
 
+/*
+ * Child: if the run is not over after @secs seconds, have the kernel
+ * print the blocked tasks' stacks (sysrq 'w') on the console, then once
+ * more a minute later, so that a hung run tells the host where it hangs
+ * before the host's timeout kills it.  Killed by main() at the end.
+ */
+static int start_watchdog(long secs)
+{
+	int pid, fd, i;
+
+	if (secs <= 0)
+		return -1;
+	pid = fork();
+	if (pid)
+		return pid;
+	for (i = 0; i < 2; i++) {
+		sleep(i ? 60 : secs);
+		say("# watchdog: still running after %ld s, blocked tasks:\n",
+		    secs + 60 * i);
+		fd = open("/proc/sysrq-trigger", O_WRONLY, 0);
+		if (fd < 0 || write(fd, "w", 1) != 1)
+			say("# watchdog: no /proc/sysrq-trigger (MAGIC_SYSRQ)\n");
+		if (fd >= 0)
+			close(fd);
+	}
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	long granules[MAX_LIST], threads[MAX_LIST];
-	int ok, planned, fd, growth;
+	int ok, planned, fd, growth, watchdog;
 	long nslabs_before;
 
 	mount("proc", "/proc", "proc", 0, NULL);
@@ -793,6 +829,7 @@ int main(int argc, char **argv)
 	result(ok && verdict_fd >= 0, "mounts_and_verdict_port",
 	       verdict_fd < 0 ? "no virtio port named verdict" : "");
 
+	watchdog = start_watchdog(param_long("watchdog", 150));
 	show_counters("before");
 	nslabs_before = read_long(SWIOTLB_DIR "io_tlb_nslabs");
 	test_rw((uint64_t)param_long("disk_mb", 32) << 20,
@@ -813,6 +850,8 @@ int main(int argc, char **argv)
 	say("# dmastress: %s (%d of %d failed)\n",
 	    failures || test_no != planned ? "FAIL" : "PASS", failures,
 	    test_no);
+	if (watchdog > 0)
+		kill(watchdog, SIGKILL);
 	if (verdict_fd >= 0)
 		fsync(verdict_fd);
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """Build and boot the rows of test-matrix.yaml."""
 
+import bisect
 import hashlib
 import os
 import re
 import shlex
 import shutil
+import socket
+import subprocess
+import tempfile
 import time
 
 from .common import TOP, OUT, Error, progress, run, git, need, ensure_dir
@@ -263,7 +267,7 @@ def qemu_cmd(row, defaults, build, rdir):
         f"dmastress.mode={row['mode']}", row.get("guest", "")]))
     cmd = shlex.split(row["qemu"]) + [
         "-m", str(row.get("memory", defaults.get("memory", "1G"))),
-        "-display", "none", "-monitor", "none", "-serial", "stdio",
+        "-display", "none", "-serial", "stdio",
         "-no-reboot", "-nic", "none",
         "-kernel", build.image, "-append", append,
         "-drive", f"file={disk},if=none,id=d0,format=raw",
@@ -298,7 +302,7 @@ def parse_ktap(path):
 def boot(row, defaults, build, rdir):
     """Boot one row; return (passed, tests column, reason)."""
     qemu = shlex.split(row["qemu"])[0]
-    need(qemu, "timeout")
+    need(qemu)
     ensure_dir(rdir)
     for f in ("verdict.ktap", "console.log"):
         if os.path.exists(os.path.join(rdir, f)):
@@ -310,8 +314,7 @@ def boot(row, defaults, build, rdir):
     console = os.path.join(rdir, "console.log")
     progress("boot", f"{qemu} (timeout {tmo}s)", row["name"])
     t0 = time.monotonic()
-    p = run(["timeout", "-k", "10", str(tmo)] + cmd, log=console,
-            check=False)
+    timed_out, pcs = run_qemu(cmd, console, tmo)
     secs = time.monotonic() - t0
     os.unlink(os.path.join(rdir, "disk.img"))
     planned, ok, bad, passed = parse_ktap(verdict)
@@ -319,8 +322,12 @@ def boot(row, defaults, build, rdir):
     bad_lines = [l.strip() for l in open(console, errors="replace")
                  if BAD_CONSOLE.search(l)]
     why = ""
-    if p.returncode in (124, 137):
+    if timed_out:
         why = f"timeout after {tmo}s"
+        where = resolve_pcs(pcs, os.path.join(build.odir, "System.map"))
+        with open(console, "a") as f:
+            f.write(f"patchtree: timeout after {tmo}s; guest PC sampled "
+                    f"{len(pcs)} times: {where}\n")
     elif bad_lines:
         why = f"console: {bad_lines[0][:100]}"
     elif bad:
@@ -329,4 +336,102 @@ def boot(row, defaults, build, rdir):
         why = "no complete verdict"
     progress("boot", f"{'PASS' if not why else 'FAIL ' + why} "
              f"({tests} tests, {secs:.0f}s)", row["name"])
+    if why:
+        show_tail(console, row["name"])
     return not why, tests, why, secs
+
+
+def run_qemu(cmd, console, tmo, samples=8):
+    """Run QEMU with its output appended to @console, for at most @tmo
+    seconds.  On timeout, ask its monitor for the CPU registers @samples
+    times before killing it, so that a hung guest says where it hangs.
+    Return (timed out?, the program counters read)."""
+    mdir = tempfile.mkdtemp(prefix="patchtree-mon.")
+    sock = os.path.join(mdir, "monitor")
+    cmd = cmd + ["-monitor", f"unix:{sock},server=on,wait=off"]
+    pcs = []
+    try:
+        with open(console, "a") as f:
+            f.write(f"$ {shlex.join(cmd)}\n")
+            f.flush()
+            p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+            try:
+                p.wait(timeout=tmo)
+                return False, pcs
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                pcs = monitor_pcs(sock, samples)
+            finally:
+                p.kill()
+                p.wait()
+            return True, pcs
+    finally:
+        shutil.rmtree(mdir, ignore_errors=True)
+
+
+PC_RE = re.compile(r"\b(?:RIP|PC|pc)=(?:0x)?([0-9a-fA-F]{8,16})\b")
+
+
+def monitor_pcs(sock, samples):
+    """Up to @samples program counters of vCPU 0, read from the human
+    monitor at @sock 0.2 s apart (an empty list if it does not answer)."""
+    pcs = []
+    try:
+        with socket.socket(socket.AF_UNIX) as m:
+            m.settimeout(5)
+            m.connect(sock)
+            for _ in range(samples):
+                time.sleep(0.2)
+                m.sendall(b"info registers\n")
+                out = b""
+                # the answer ends with the next prompt
+                while not PC_RE.search(out.decode(errors="replace")) or \
+                        not out.rstrip().endswith(b"(qemu)"):
+                    chunk = m.recv(65536)
+                    if not chunk:
+                        return pcs
+                    out += chunk
+                pcs.append(int(PC_RE.search(
+                    out.decode(errors="replace")).group(1), 16))
+    except OSError:
+        pass
+    return pcs
+
+
+def resolve_pcs(pcs, system_map):
+    """'symbol+0xoff (count), ...' for @pcs, from the kernel's
+    System.map; raw addresses where it has none."""
+    if not pcs:
+        return "no answer from the QEMU monitor"
+    syms = []
+    if os.path.exists(system_map):
+        for line in open(system_map):
+            addr, kind, name = line.split()[:3]
+            if kind in "tTwW":
+                syms.append((int(addr, 16), name))
+        syms.sort()
+    counts = {}
+    for pc in pcs:
+        i = bisect.bisect_right(syms, (pc, "\xff")) - 1
+        if i >= 0:
+            where = f"{syms[i][1]}+{pc - syms[i][0]:#x}"
+        elif syms:
+            where = "user space"
+        else:
+            where = f"{pc:#x}"
+        counts[where] = counts.get(where, 0) + 1
+    return ", ".join(f"{w} (x{n})" if n > 1 else w
+                     for w, n in counts.items())
+
+
+def show_tail(console, name, lines=40):
+    """Print the end of a failed boot's console, for logs kept elsewhere
+    (CI keeps only what was printed)."""
+    with open(console, errors="replace") as f:
+        tail = f.read().splitlines()[-lines:]
+    print(f"--- last {len(tail)} console lines of {name} ({console})")
+    for line in tail:
+        print(f"  | {line}")
+    print(f"--- end of {name}", flush=True)

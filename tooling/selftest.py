@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import time
 
 TESTS = []
 
@@ -292,6 +293,47 @@ def verdict_parser_and_console_scan(fx):
     assert not BAD_CONSOLE.search("software IO TLB: mapped [mem 0x1000]")
     assert BAD_CONSOLE.search("[    2.5]     not ok 3 swiotlb_test_growth")
     assert not BAD_CONSOLE.search("[    2.5]     ok 3 swiotlb_test_growth")
+
+
+FAKE_QEMU = r"""#!/usr/bin/python3
+# a guest that hangs: answers the monitor, never exits
+import socket, sys, time
+arg = sys.argv[sys.argv.index("-monitor") + 1]
+path = arg.split(":", 1)[1].split(",")[0]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+srv.listen(1)
+print("Run /init as init process", flush=True)
+c, _ = srv.accept()
+c.sendall(b"QEMU 7.2.0 monitor\r\n(qemu) ")
+while c.recv(4096):
+    c.sendall(b"info registers\r\npc=0xffffffff80201018 HI=0x0\r\n(qemu) ")
+time.sleep(60)
+"""
+
+
+@test
+def hung_guest_is_located(fx):
+    from .matrix import run_qemu, resolve_pcs
+    d = os.path.join(fx.root, "hung")
+    os.makedirs(d, exist_ok=True)
+    qemu = os.path.join(d, "qemu")
+    open(qemu, "w").write(FAKE_QEMU)
+    os.chmod(qemu, 0o755)
+    smap = os.path.join(d, "System.map")
+    open(smap, "w").write("ffffffff80201000 T swiotlb_map\n"
+                          "ffffffff80202000 t swiotlb_release_slots\n")
+    console = os.path.join(d, "console.log")
+    t0 = time.monotonic()
+    timed_out, pcs = run_qemu([qemu], console, 1, samples=3)
+    assert timed_out and time.monotonic() - t0 < 20
+    assert pcs == [0xffffffff80201018] * 3, pcs
+    assert resolve_pcs(pcs, smap) == "swiotlb_map+0x18 (x3)"
+    assert resolve_pcs([0x400000], smap) == "user space"
+    assert resolve_pcs([], smap).startswith("no answer")
+    assert "Run /init" in open(console).read()
+    # a guest that exits in time is not sampled
+    assert run_qemu(["true"], console, 5) == (False, [])
 
 
 @test
