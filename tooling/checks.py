@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """NIPA-style checks: small, independent, one verdict line each.
+The per-patch builds, sparse and kernel-doc are the sweep's
+(tooling/sweep.py).
 
 Series checks look at the series as a whole; patch checks run once per
 patch.  Each returns (ok, summary, details).
@@ -8,9 +10,8 @@ patch.  Each returns (ok, summary, details).
 import os
 import re
 
-from .common import TOP, OUT, Error, progress, run, git, ensure_dir
-from .series import COVER, am, reset_to_base, record_applied
-from .matrix import warnings
+from .common import TOP, OUT, Error, run, ensure_dir
+from .series import COVER
 
 ALLOW = os.path.join(TOP, "checkpatch-allowlist")
 SUBJECT = re.compile(r"^Subject: \[PATCH(?: v\d+)? (\d+)/(\d+)\] "
@@ -104,90 +105,32 @@ def _allowlist():
 
 
 def checkpatch(series, base, i, name):
+    """checkpatch.pl --strict: clean, or only allowlisted types.  The
+    tool must have run: a non-zero exit with no problem line, or
+    anything on stderr (a missing perl or python module: the SPDX check
+    needs python3-ply and python3-git), fails the check."""
     import fnmatch
     p = run(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
              "--no-summary", "--terse", series.path(name)],
             cwd=base.repo, capture=True, check=False)
+    return checkpatch_verdict(name, p.returncode, p.stdout, p.stderr,
+                              _allowlist(), fnmatch.fnmatch)
+
+
+def checkpatch_verdict(name, rc, stdout, stderr, allow, match):
+    """(ok, summary, details) of one checkpatch run."""
     found = re.findall(r"^(\S+?):(\d+): (ERROR|WARNING|CHECK):(\w+): (.*)$",
-                       p.stdout, re.M)
-    allow = _allowlist()
+                       stdout, re.M)
+    if stderr.strip():
+        return False, "checkpatch did not run cleanly (stderr)", \
+            stderr.strip().splitlines()[-5:]
+    if rc not in (0, 1) or (rc == 1 and not found):
+        return False, f"checkpatch exited {rc} with {len(found)} " \
+            f"problem lines: it did not run as expected", \
+            (stdout.strip().splitlines() or ["(no output)"])[-5:]
     left = [f"{t}:{ty}: {msg} (line {ln})" for _, ln, t, ty, msg in found
-            if not any(fnmatch.fnmatch(name, g) and ty == a
-                       for g, a in allow)]
+            if not any(match(name, g) and ty == a for g, a in allow)]
     return not left, f"{len(left)} problems" if left else "clean", left
-
-
-class Bisect:
-    """Per-patch x86_64 build with warnings not increased, then sparse
-    and kernel-doc on the touched files against the base."""
-
-    def __init__(self, base, series, build):
-        self.base, self.series, self.build = base, series, build
-        self.seen = None
-        self.touched = set()
-
-    def base_build(self):
-        reset_to_base(self.build.src, self.base)
-        ref = os.path.join(self.build.odir, "warnings-base.txt")
-        fresh = not os.path.exists(os.path.join(self.build.odir, "vmlinux"))
-        w = self.build.build()
-        if fresh or not os.path.exists(ref):
-            with open(ref, "w") as f:
-                f.write("\n".join(w) + "\n")
-        self.seen = set(open(ref).read().split("\n")) | set(w)
-
-    def patch_build(self, series, base, i, name):
-        wt = self.build.src
-        am(wt, series.path(name), name)
-        files = git(wt, "diff", "--name-only", "HEAD~1", "HEAD").split("\n")
-        self.touched.update(f for f in files if f)
-        w = self.build.build()
-        new = [x for x in w if x not in self.seen]
-        self.seen.update(w)
-        return not new, f"{len(new)} new warnings" if new else \
-            "builds, no new warnings", new
-
-    def _sparse_kdoc(self, files):
-        """Warnings of sparse (C=2) and kernel-doc on @files, now."""
-        out = []
-        wt = self.build.src
-        for f in sorted(files):
-            if not os.path.exists(os.path.join(wt, f)):
-                continue
-            if f.endswith((".c", ".h")):
-                p = run(["perl", "scripts/kernel-doc", "-none", f], cwd=wt,
-                        capture=True, check=False)
-                out += [f"kernel-doc {re.sub(r':[0-9]+:', ':', l)}"
-                        for l in p.stderr.splitlines() if "warning" in l]
-            # sparse only what this config builds: a file that is
-            # #included by another (a KUnit suite) is no object of its own
-            obj = f[:-2] + ".o"
-            if f.endswith(".c") and os.path.exists(
-                    os.path.join(self.build.odir, obj)):
-                log = os.path.join(self.build.odir, "sparse.log")
-                if os.path.exists(log):
-                    os.unlink(log)
-                run(self.build.make_args() + ["C=2", obj], log=log,
-                    check=False)
-                out += [f"sparse {x}" for x in warnings(log)]
-        return out
-
-    def sparse_kdoc(self):
-        """Compare the touched files' warnings: final tree vs base."""
-        if not self.touched:
-            return True, "no files touched", []
-        after = self._sparse_kdoc(self.touched)
-        head = git(self.build.src, "rev-parse", "HEAD")
-        git(self.build.src, "checkout", "-q", "--detach", self.base.commit)
-        try:
-            before = self._sparse_kdoc(self.touched)
-        finally:
-            git(self.build.src, "checkout", "-q", "--detach", head)
-        new = list(after)
-        for x in before:
-            if x in new:
-                new.remove(x)
-        return not new, f"{len(after)} warnings, base {len(before)}", new
 
 
 SERIES_CHECKS = [("series_file", series_consistent),
@@ -197,32 +140,13 @@ PATCH_CHECKS = [("subject", subject), ("signoff", signoff),
                 ("checkpatch", checkpatch)]
 
 
-def run_checks(base, series, build, report):
-    """Run every check; @report(scope, check, ok, summary, details)."""
+def run_checks(base, series, report):
+    """Run every series and patch check (no builds: the per-patch builds
+    are the sweep's); @report(scope, check, ok, summary, details)."""
     for cname, fn in SERIES_CHECKS:
         ok, summary, det = fn(series, base)
         report("series", cname, ok, summary, det)
-    bis = Bisect(base, series, build) if build else None
-    if bis:
-        bis.base_build()
-        report("series", "base_build", True, "base builds", [])
     for i, name in enumerate(series.names, 1):
         for cname, fn in PATCH_CHECKS:
             ok, summary, det = fn(series, base, i, name)
             report(name, cname, ok, summary, det)
-        if bis:
-            progress("check", f"[{i}/{len(series.names)}] build {name}")
-            try:
-                ok, summary, det = bis.patch_build(series, base, i, name)
-            except Error as e:
-                ok, summary, det = False, "does not build or apply", \
-                    str(e).splitlines()
-                report(name, "build_x86_64", ok, summary, det)
-                break
-            report(name, "build_x86_64", ok, summary, det)
-    if bis:
-        ok, summary, det = bis.sparse_kdoc()
-        report("series", "sparse_kernel_doc", ok, summary, det)
-        if git(build.src, "rev-list", "--count",
-               f"{base.commit}..HEAD") == str(len(series.names)):
-            record_applied(base, series, "series", series.names)

@@ -13,18 +13,58 @@ import tempfile
 import time
 
 from .common import TOP, OUT, Error, progress, run, git, need, ensure_dir
+from . import warnings as W
 
 FRAG_DIR = os.path.join(TOP, "kernel-config-fragments")
 GUEST_SRC = os.path.join(TOP, "guest", "dmastress.c")
 
-# Console lines that fail a boot whatever the guest says.
+# Console lines that fail a boot whatever the guest says: warnings,
+# oopses, KASAN/UBSAN/lockdep/atomic-sleep reports, kmemleak, a failed
+# KUnit case, and every kind of hang the kernel detects (RCU stalls,
+# soft and hard lockups, hung tasks) so that a stall fails at once
+# instead of ending in a timeout.
 BAD_CONSOLE = re.compile(
-    r"WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|"
+    r"WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|kernel BUG at|"
+    r"general protection fault|"
     r"sleeping function called|possible (circular|recursive) locking|"
     r"inconsistent lock state|DEBUG_LOCKS_WARN_ON|"
     r"turning off the locking correctness validator|"
     r"INFO: task .* blocked|suspected memory leak|Unable to handle|"
+    r"rcu: INFO: .*detected stalls|rcu_.*self-detected stall|"
+    r"detected stalls on CPUs|soft lockup|hard LOCKUP|"
+    r"watchdog: Watchdog detected|"
     r"\bnot ok \d+ ")
+
+# Functions of the code the series touches: a hung guest whose vCPUs sit
+# here is our bug, never a stall of the emulator to retry.
+SERIES_CODE = re.compile(r"swiotlb|io_tlb|iova|rcache|magazine|iommu|"
+                         r"\bdma_|_dma_|dma_direct")
+
+
+def console_verdict(lines, forbid=()):
+    """The console lines that fail a boot: BAD_CONSOLE, and a row's own
+    `forbid:` patterns (e.g. 'swiotlb buffer is full' where the
+    allocator can grow)."""
+    extra = [re.compile(f) for f in forbid]
+    return [l.strip() for l in lines
+            if BAD_CONSOLE.search(l) or any(x.search(l) for x in extra)]
+
+
+def last_pc_report(console):
+    """What the timeout's PC samples named, from the console log."""
+    where = ""
+    if os.path.exists(console):
+        for line in open(console, errors="replace"):
+            if line.startswith("patchtree: timeout after"):
+                where = line.split(":", 2)[-1].strip()
+    return where
+
+
+def in_series_code(where):
+    """Whether a PC report names series code, or names nothing: with no
+    answer from the monitor we cannot tell, so no retry either."""
+    return not where or "no answer" in where or \
+        bool(SERIES_CODE.search(where))
 
 
 def load(path=os.path.join(TOP, "test-matrix.yaml")):
@@ -235,22 +275,11 @@ class Build:
                          else os.path.basename(self.image))
         run(self.make_args() + [tgt], log=self.log)
         progress("build", f"done in {time.monotonic() - t0:.0f}s", self.name)
-        return warnings(self.log)
+        return W.from_log(self.log)
 
 
 def ccache_cc(cc):
     return f"ccache {cc}" if shutil.which("ccache") else cc
-
-
-def warnings(log):
-    """Compiler warnings in a build log, without line/column numbers,
-    so that code moving around does not make a warning 'new'."""
-    out = []
-    for line in open(log, errors="replace"):
-        m = re.match(r"(\S+?):\d+:(?:\d+:)? warning: (.*)", line)
-        if m:
-            out.append(f"{m.group(1)}: {m.group(2).strip()}")
-    return out
 
 
 def qemu_cmd(row, defaults, build, rdir):
@@ -319,8 +348,10 @@ def boot(row, defaults, build, rdir):
     os.unlink(os.path.join(rdir, "disk.img"))
     planned, ok, bad, passed = parse_ktap(verdict)
     tests = f"{ok}/{planned if planned is not None else '?'}"
-    bad_lines = [l.strip() for l in open(console, errors="replace")
-                 if BAD_CONSOLE.search(l)]
+    eff = dict(row, **row["dynamic"]) if "dynamic" in row and \
+        build.config_has("SWIOTLB_DYNAMIC") else row
+    bad_lines = console_verdict(open(console, errors="replace"),
+                                eff.get("forbid", ()))
     why = ""
     if timed_out:
         why = f"timeout after {tmo}s"

@@ -22,7 +22,7 @@ def test(fn):
     return fn
 
 
-def main(args=None):
+def main(args=None, lines=None):
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="patchtree-selftest-") as tmp:
         env = dict(os.environ, PATCHTREE_OUT=os.path.join(tmp, "out"),
@@ -33,6 +33,8 @@ def main(args=None):
         counts = (0, 1)
         for line in p.stdout:
             print(line, end="", flush=True)
+            if lines is not None:
+                lines.append(line.rstrip("\n"))
             m = re.match(r"selftest: (\d+) passed, (\d+) failed", line)
             if m:
                 counts = (int(m.group(1)), int(m.group(2)))
@@ -407,6 +409,8 @@ def bench_parse_and_ratios(fx):
 
 
 def child():
+    from . import selftest_proof
+    TESTS.extend(selftest_proof.TESTS)
     root = os.environ["PATCHTREE_SCRATCH"]
     fx = Fixture(os.path.join(root, "fixture"))
     passed = failed = 0

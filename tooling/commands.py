@@ -1,0 +1,447 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The commands of ./patchtree.  Each step records its results in one
+results.Run; `test` renders the table, out/results/run.json and the
+closing line from it."""
+
+import os
+import re
+import sys
+import time
+
+from . import base as B
+from . import series as S
+from . import matrix as M
+from . import checks as C
+from . import results as R
+from .common import OUT, Error, progress, ensure_dir, git
+
+RUN_JSON = os.path.join(OUT, "results", "run.json")
+
+
+def table(rows, head):
+    print("\n" + R.render(rows, head))
+
+
+def variant(args):
+    return "plain" if args.plain else "series"
+
+
+def prepared(args):
+    return B.get_base(args.base, args.ref), S.Series()
+
+
+def _counts(run, step):
+    c = run.counts(step)
+    return c["pass"] + c["flaky"], c["fail"]
+
+
+# --- small commands -------------------------------------------------------
+
+def cmd_base(args):
+    base = B.get_base(args.base, args.ref)
+    print(f"{base.name}: {base.desc}\n  repo   {base.repo}\n"
+          f"  commit {base.commit}")
+    return 0
+
+
+def cmd_apply(args):
+    base, series = prepared(args)
+    wt = S.apply(base, series, variant(args))
+    n = 0 if args.plain else len(series.names)
+    print(f"{n} patches applied on {base.desc}\n  tree {wt}")
+    return 0
+
+
+def cmd_mbox(args):
+    base, series = prepared(args)
+    path = args.file or os.path.join(OUT, "results", "series.mbox")
+    S.mbox(base, series, path)
+    print(path)
+    return 0
+
+
+def cmd_edit(args):
+    base, series = prepared(args)
+    wt = base.worktree("edit")
+    wt = S._materialize(base, series, wt) if args.force \
+        else S.edit(base, series)
+    print(f"branch series-edit in {wt}: {len(series.names)} commits on the "
+          f"base.\n  cd {wt} && git rebase -i {base.commit[:12]}\n"
+          f"then: ./patchtree export")
+    return 0
+
+
+def cmd_export(args):
+    base, series = prepared(args)
+    names = S.export(base, series, base.worktree("edit"))
+    print(f"exported {len(names)} patches to patches/ and series")
+    return 0
+
+
+def cmd_selftest(args):
+    from . import selftest
+    passed, failed = selftest.main(args)
+    return 1 if failed else 0
+
+
+def cmd_bench(args):
+    from . import bench
+    return bench.main(args)
+
+
+# --- check ------------------------------------------------------------------
+
+def check_step(args, run):
+    """Series and patch checks (no builds)."""
+    base, series = prepared(args)
+    rows = []
+
+    def report(scope, check, ok, summary, details):
+        rows.append((scope[:44], check, "ok" if ok else "FAIL", summary))
+        run.add("check", f"{scope} {check}", "pass" if ok else "fail",
+                summary, details=details)
+        progress("check", f"{'ok  ' if ok else 'FAIL'} {check}: {summary}",
+                 scope[:14])
+        for d in details[:20]:
+            print(f"           {d}")
+    C.run_checks(base, series, report)
+    table(rows, ("patch", "check", "result", "summary"))
+    p, f = _counts(run, "check")
+    print(f"\nchecks: {p} passed, {f} failed")
+    return p, f
+
+
+def cmd_check(args):
+    run = R.Run("check")
+    check_step(args, run)
+    if not args.no_build:
+        sweep_step(args, run, ci_only=True)
+    return 1 if run.counts()["fail"] else 0
+
+
+# --- sweep ------------------------------------------------------------------
+
+def sweep_step(args, run, ci_only=True):
+    """The configuration sweep (tooling/sweep.py), then sparse and
+    kernel-doc in the first entry's configuration."""
+    from . import sweep as SW
+    m = M.load()
+    names = getattr(args, "entries", None)
+    ents = SW.entries(m, M.FRAG_DIR, names,
+                      ci_only=ci_only and not getattr(args, "all", False))
+    if not ents:
+        print("sweep: no entries")
+        return 0, 0
+    base, series = prepared(args)
+    wt = S.apply(base, series, "sweep")
+    commits = [base.commit] + git(wt, "rev-list", "--reverse",
+                                  f"{base.commit}..HEAD").split()
+    if len(commits) != len(series.names) + 1:
+        raise Error(f"sweep worktree {wt} holds {len(commits) - 1} commits, "
+                    f"the series {len(series.names)} patches")
+    sw = SW.Sweep(base, wt, commits, series.names, ents)
+    rows = []
+    try:
+        for e in ents:
+            t0 = time.monotonic()
+            progress("sweep", f"--- {e.describe()}", e.name)
+            try:
+                status, summary, det = sw.run_entry(e)
+            except Error as ex:
+                status, summary, det = "fail", str(ex).splitlines()[0], \
+                    str(ex).splitlines()[1:]
+            rows.append((e.name, status, summary))
+            run.add("sweep", e.name, status, summary, details=det,
+                    log=os.path.join(sw.odir(e)),
+                    secs=time.monotonic() - t0)
+            progress("sweep", f"{status}: {summary}", e.name)
+            for d in det[:40]:
+                print(f"           {d}")
+        if not names:
+            first = next((e for e in ents
+                          if run.of("sweep")[ents.index(e)].status
+                          == "pass" and e.arch == "x86_64"), None)
+            if first:
+                progress("sweep", "sparse and kernel-doc, tip vs base",
+                         first.name)
+                try:
+                    ok, summary, det = SW.static_checks(sw, first)
+                except Error as ex:
+                    ok, summary, det = False, str(ex), []
+                rows.append(("sparse+kernel-doc", "pass" if ok else "fail",
+                             summary))
+                run.add("sweep", f"sparse+kernel-doc ({first.name})",
+                        "pass" if ok else "fail", summary, details=det)
+                for d in det[:40]:
+                    print(f"           {d}")
+    finally:
+        git(wt, "checkout", "-q", "-f", "--detach", commits[-1])
+    table(rows, ("configuration", "result", "summary"))
+    c = run.counts("sweep")
+    print(f"\nsweep: {c['pass']} passed, {c['fail']} failed, "
+          f"{c['skip']} skipped")
+    return c["pass"], c["fail"]
+
+
+def cmd_sweep(args):
+    run = R.Run("sweep")
+    sweep_step(args, run, ci_only=False)
+    return 1 if run.counts()["fail"] else 0
+
+
+# --- kunit ------------------------------------------------------------------
+
+def kunit_step(args, run):
+    """kunit.py run --arch=x86_64 with every kunit/SUITE/.kunitconfig
+    (one kernel for all of them) on the patched tree; one result a case,
+    read from kunit.py's own JSON."""
+    import json
+    base, series = prepared(args)
+    wt = S.apply(base, series, variant(args))
+    suites = getattr(args, "suites", None) or sorted(
+        d for d in os.listdir(os.path.join(M.TOP, "kunit"))
+        if os.path.isfile(os.path.join(M.TOP, "kunit", d, ".kunitconfig")))
+    if not suites:
+        print("kunit: no suites in kunit/")
+        return 0, 0
+    jpath = os.path.join(ensure_dir(OUT, "results"), "kunit.json")
+    if os.path.exists(jpath):
+        os.unlink(jpath)
+    cmd = ["python3", "tools/testing/kunit/kunit.py", "run",
+           "--arch=x86_64", "--jobs", str(len(os.sched_getaffinity(0))),
+           f"--build_dir={ensure_dir(OUT, 'build', base.name + '+kunit')}",
+           "--qemu_args=-smp 2", "--timeout=900", f"--json={jpath}",
+           "--make_options", f"CC={M.ccache_cc('gcc')}"]
+    for sname in suites:
+        kc = os.path.join(M.TOP, "kunit", sname, ".kunitconfig")
+        if not os.path.isfile(kc):
+            raise Error(f"kunit/{sname}/.kunitconfig: no such suite")
+        cmd.append(f"--kunitconfig={kc}")
+    progress("kunit", " + ".join(suites), "x86_64")
+    log = os.path.join(ensure_dir(OUT, "results"), "kunit.log")
+    open(log, "w").close()      # this run's figures only
+    p = M.run(cmd, cwd=wt, log=log, check=False)
+    text = open(log, errors="replace").read()
+    print("\n".join(l for l in text.splitlines()
+                    if re.search(r"\[(PASSED|FAILED|SKIPPED|CRASHED)\]|"
+                                 r"Testing complete", l)))
+    cases = []
+    if os.path.exists(jpath):
+        try:
+            cases = kunit_cases(json.load(open(jpath)))
+        except ValueError:
+            cases = []
+    for name, status in cases:
+        run.add("kunit", name, status, log=log)
+    if p.returncode or not cases:
+        tail = text.strip().splitlines()[-15:]
+        run.add("kunit", "kunit.py", "fail",
+                f"kunit.py exited {p.returncode}, {len(cases)} cases "
+                f"reported", log=log, details=tail)
+        print(f"kunit: failed, see {log}")
+        for l in tail:
+            print(f"  | {l}")
+    return _counts(run, "kunit")
+
+
+def kunit_cases(doc):
+    """(suite.case, status) of kunit.py's --json output (KernelCI-like:
+    test_cases or sub_groups, nested)."""
+    out = []
+
+    def walk(node, prefix):
+        name = node.get("name", "")
+        full = f"{prefix}.{name}" if prefix and name else (name or prefix)
+        for sub in node.get("sub_groups", []) or []:
+            walk(sub, full)
+        for c in node.get("test_cases", []) or []:
+            st = str(c.get("status", "")).upper()
+            status = {"PASS": "pass", "SKIP": "skip"}.get(st, "fail")
+            out.append((f"{full}.{c.get('name')}", status))
+    walk(doc, "")
+    return out
+
+
+def cmd_kunit(args):
+    run = R.Run("kunit")
+    passed, failed = kunit_step(args, run)
+    print(f"kunit: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+# --- matrix -----------------------------------------------------------------
+
+def matrix_step(args, run, names, boot=True):
+    """Apply, then build each kernel once and boot its rows."""
+    m = M.load()
+    rows = M.select_rows(m, names)
+    base, series = prepared(args)
+    v = variant(args)
+    results = []
+    try:
+        wt = S.apply(base, series, v)
+        applied = f"{0 if args.plain else len(series.names)} ok"
+    except Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        for r in rows:
+            results.append((r["name"], "FAIL", "-", "-", "-", "-"))
+            run.add("matrix", r["name"], "fail", "the series does not "
+                    "apply", details=str(e).splitlines())
+        table(results, ("row", "apply", "build", "boot", "tests", "time"))
+        return _counts(run, "matrix")
+    builds, built = {}, {}
+    rdir = ensure_dir(OUT, "results", f"{base.name}+{v}")
+    for r in rows:
+        t0 = time.monotonic()
+        k = r["kernel"]
+        if k not in builds:
+            builds[k] = M.Build(base, v, wt, k, m["kernels"][k])
+            sym = builds[k].missing_feature()
+            if sym:
+                built[k] = f"n/a (no {sym})"
+                progress("build", f"skipped: the tree has no {sym}", k)
+            else:
+                try:
+                    builds[k].build()
+                    built[k] = "ok"
+                except Error as e:
+                    print(f"error: {e}", file=sys.stderr)
+                    built[k] = "FAIL"
+        status, bstat, tests = built[k], "-", "-"
+        res = "pass"
+        if status.startswith("n/a"):
+            res = "skip"
+        elif status == "FAIL":
+            res = "fail"
+        elif boot and r.get("boot", True):
+            res, bstat, tests = boot_row(r, m["defaults"], builds[k],
+                                         os.path.join(rdir, r["name"]))
+        elif r.get("boot", True) is False:
+            bstat = "n/a (compile only)"
+        secs = time.monotonic() - t0
+        results.append((r["name"], applied, status, bstat, tests,
+                        f"{secs:.0f}s"))
+        run.add("matrix", r["name"], res, f"build {status}, boot {bstat}, "
+                f"tests {tests}", secs=secs,
+                log=os.path.join(rdir, r["name"]))
+    table(results, ("row", "apply", "build", "boot", "tests", "time"))
+    print(f"\nlogs: {rdir}/<row>/ and {OUT}/build/{base.name}+{v}/"
+          f"<kernel>/build.log")
+    c = run.counts("matrix")
+    print(f"matrix: {c['pass']} passed, {c['flaky']} flaky, {c['fail']} "
+          f"failed, {c['skip']} skipped")
+    return _counts(run, "matrix")
+
+
+def boot_row(row, defaults, build, rdir):
+    """Boot a row.  A guest that timed out is booted once more only when
+    none of the program counters sampled at the timeout lies in code the
+    series touches (M.SERIES_CODE): that is a stall of the emulator, not
+    a hang of ours.  A row that passed so is 'flaky', never a pass.
+    Return (status, boot column, tests column)."""
+    retries = int(row.get("timeout_retries",
+                          defaults.get("timeout_retries", 0)))
+    for attempt in range(retries + 1):
+        ok, tests, why, _ = M.boot(row, defaults, build, rdir)
+        if ok or not why.startswith("timeout") or attempt == retries:
+            break
+        where = M.last_pc_report(os.path.join(rdir, "console.log"))
+        if M.in_series_code(where):
+            why += f" in series code: {where}"
+            break
+        kept = os.path.join(rdir, f"console.timeout-{attempt + 1}.log")
+        os.replace(os.path.join(rdir, "console.log"), kept)
+        progress("boot", f"booting again: the guest hung outside the "
+                 f"series' code ({where}; kept {kept})", row["name"])
+    if not ok:
+        return "fail", f"FAIL ({why})"[:80], tests
+    if attempt == 0:
+        return "pass", "ok", tests
+    return "flaky", f"FLAKY (boot {attempt + 1}; {attempt} timed out)", tests
+
+
+def cmd_build(args):
+    run = R.Run("build")
+    matrix_step(args, run, args.rows, boot=False)
+    return 1 if run.counts()["fail"] else 0
+
+
+def cmd_boot(args):
+    run = R.Run("boot")
+    matrix_step(args, run, args.rows, boot=True)
+    return 1 if run.counts()["fail"] else 0
+
+
+def cmd_matrix(args):
+    run = R.Run("matrix")
+    if not args.plain:
+        check_step(args, run)
+        sweep_step(args, run, ci_only=False)
+    matrix_step(args, run, args.rows, boot=True)
+    finish(run)
+    return 1 if run.counts()["fail"] else 0
+
+
+# --- test -------------------------------------------------------------------
+
+def selftest_step(args, run):
+    from . import selftest
+    lines = []
+    passed, failed = selftest.main(args, lines=lines)
+    seen = 0
+    for line in lines:
+        mm = re.match(r"(not )?ok \d+ (\S+)(?: # (.*))?$", line)
+        if mm:
+            seen += 1
+            run.add("selftest", mm.group(2),
+                    "fail" if mm.group(1) else "pass", mm.group(3) or "")
+    if seen != passed + failed or failed and not run.counts(
+            "selftest")["fail"]:
+        run.add("selftest", "runner", "fail",
+                f"{seen} results read, the runner said {passed} passed, "
+                f"{failed} failed")
+    return _counts(run, "selftest")
+
+
+def one_line(exc):
+    """An exception as the one line a user sees."""
+    try:
+        from .common import one_line as ol
+        return ol(exc)
+    except ImportError:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def finish(run):
+    print("\n" + run.table())
+    path = run.write(RUN_JSON)
+    print(f"\nresults: {path}")
+    print(run.closing())
+
+
+def cmd_test(args):
+    """The CI entry: self-tests, series checks, the sweep's CI entries,
+    KUnit, then the matrix; one closing 'N passed, N failed' line."""
+    t0 = time.monotonic()
+    run = R.Run("test")
+
+    def step(name, fn):
+        progress("test", f"--- {name}")
+        try:
+            fn()
+        except Error as e:
+            print(f"error: {e}", file=sys.stderr)
+            run.add(name, "step", "fail", str(e).splitlines()[0],
+                    details=str(e).splitlines()[1:])
+        except Exception as e:         # never lose the closing line
+            print(f"error: {one_line(e)}", file=sys.stderr)
+            run.add(name, "step", "fail", one_line(e))
+    step("selftest", lambda: selftest_step(args, run))
+    if not args.plain:
+        step("check", lambda: check_step(args, run))
+        step("sweep", lambda: sweep_step(args, run, ci_only=True))
+        step("kunit", lambda: kunit_step(args, run))
+    step("matrix", lambda: matrix_step(args, run, args.rows, boot=True))
+    print(f"\ntotal time {time.monotonic() - t0:.0f}s")
+    finish(run)
+    return 1 if run.counts()["fail"] else 0

@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Self-tests of the proof itself: each feeds a broken or missing tool,
+or a bad console, and expects a failure.  Collected by selftest.child().
+"""
+
+import os
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def warnings_know_every_producer(fx):
+    from . import warnings as W
+    log = "\n".join([
+        "kernel/dma/swiotlb.c:12:3: warning: unused variable 'x' "
+        "[-Wunused-variable]",
+        "/src/linux/kernel/dma/swiotlb.c:99:1: warning: unused variable "
+        "'x' [-Wunused-variable]",
+        "vmlinux.o: warning: objtool: swiotlb_map+0x12: call without frame",
+        "WARNING: modpost: vmlinux.o: section mismatch in reference: "
+        "swiotlb_init (section: .text) -> memblock_alloc (section: "
+        ".init.text)",
+        "ld: warning: creating DT_TEXTREL in a PIE",
+        "aarch64-linux-gnu-ld: kernel/dma/swiotlb.o: warning: relocation "
+        "in read-only section",
+        "WARNING: unmet direct dependencies detected for SWIOTLB_XEN",
+        ".config:1310:warning: override: UNWINDER_GUESS changes choice "
+        "state",
+        "  CC      kernel/dma/swiotlb.o",
+    ])
+    w = W.parse(log)
+    kinds = [x.split()[0] for x in w]
+    assert kinds == ["cc", "cc", "objtool", "modpost", "ld", "ld",
+                     "kconfig"], w
+    # absolute and relative paths are the same warning, line numbers
+    # dropped: a second instance of an old warning is new
+    assert w[0] == w[1], w
+    assert W.new(w[:2], w[:1]) == [w[1]]
+    assert W.new(w[:1], w[:2]) == []
+    errs = W.errors("kernel/dma/swiotlb.c:1690:37: error: 'struct "
+                    "io_tlb_mem' has no member named 'peak_used'\n"
+                    "ld: vmlinux.o: in function `f': undefined reference "
+                    "to `g'\n  CC x.o\n")
+    assert len(errs) == 2, errs
+
+
+@test
+def checkpatch_that_did_not_run_fails(fx):
+    from .checks import checkpatch_verdict
+    import fnmatch
+    ok, summary, _ = checkpatch_verdict("p", 0, "", "", [], fnmatch.fnmatch)
+    assert ok and summary == "clean"
+    # a bad option or a missing perl module: rc 1, nothing on stdout
+    ok, summary, _ = checkpatch_verdict("p", 1, "", "Unknown option: x\n",
+                                        [], fnmatch.fnmatch)
+    assert not ok, summary
+    ok, summary, _ = checkpatch_verdict("p", 1, "", "", [],
+                                        fnmatch.fnmatch)
+    assert not ok and "did not run" in summary, summary
+    # SPDX check without python3-ply: a traceback on stderr, rc 0
+    ok, summary, _ = checkpatch_verdict(
+        "p", 0, "", "ModuleNotFoundError: No module named 'ply'\n", [],
+        fnmatch.fnmatch)
+    assert not ok, summary
+    line = "p:10: WARNING:LONG_LINE: line length of 81 exceeds 80 columns"
+    ok, summary, det = checkpatch_verdict("p", 1, line + "\n", "", [],
+                                          fnmatch.fnmatch)
+    assert not ok and det, summary
+    ok, summary, det = checkpatch_verdict("p", 1, line + "\n", "",
+                                          [("p", "LONG_LINE")],
+                                          fnmatch.fnmatch)
+    assert ok, summary
+
+
+@test
+def missing_sparse_fails_the_static_checks(fx):
+    from .common import Error
+    from . import sweep as SW
+
+    class Fake:
+        files = ["kernel/dma/swiotlb.c"]
+    old = os.environ["PATH"]
+    os.environ["PATH"] = "/nonexistent"
+    try:
+        SW.static_checks(Fake(), None)
+    except Error as e:
+        assert "sparse" in str(e), e
+    else:
+        raise AssertionError("static checks ran without sparse")
+    finally:
+        os.environ["PATH"] = old
+
+
+@test
+def console_fails_on_stalls_lockups_and_forbidden_lines(fx):
+    from .matrix import console_verdict
+    bad = ["rcu: INFO: rcu_sched detected stalls on CPUs/tasks:",
+           "rcu: INFO: rcu_preempt self-detected stall on CPU",
+           "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [init:1]",
+           "INFO: task kworker/0:1:12 blocked for more than 30 seconds.",
+           "kernel BUG at kernel/dma/swiotlb.c:700!",
+           "general protection fault, probably for non-canonical address",
+           "NMI watchdog: Watchdog detected hard LOCKUP on cpu 1"]
+    for line in bad:
+        assert console_verdict([line]), line
+    full = "swiotlb buffer is full (sz: 4096 bytes), total 128 (slots)"
+    assert not console_verdict([full])
+    assert console_verdict([full], ["swiotlb buffer is full"])
+    assert not console_verdict(["[ 1.0] virtio_blk virtio0: [vda] 262144 "
+                                "512-byte logical blocks"])
+
+
+@test
+def a_hang_in_series_code_is_not_retried(fx):
+    from .matrix import in_series_code
+    assert in_series_code("swiotlb_find_slots+0x40 (x7), user space")
+    assert in_series_code("__swiotlb_find_pool+0x1c (x8)")
+    assert in_series_code("iova_magazine_free_pfns+0x10")
+    assert in_series_code("no answer from the QEMU monitor")
+    assert in_series_code("")
+    assert not in_series_code("default_idle+0x10 (x6), user space (x2)")
+
+
+@test
+def flaky_is_never_a_plain_pass(fx):
+    from . import results as R
+    run = R.Run("test")
+    run.add("matrix", "x86_64", "pass")
+    run.add("matrix", "mips64el", "flaky", "boot 2 passed after a timeout")
+    run.add("sweep", "i386", "skip")
+    run.add("kunit", "swiotlb.map", "fail")
+    text = run.closing()
+    assert text.splitlines()[-1] == "2 passed, 1 failed, 1 skipped", text
+    assert text.splitlines()[0].startswith("flaky: 1 (matrix mips64el"), text
+    path = run.write(os.path.join(os.environ["PATCHTREE_OUT"], "run.json"))
+    import json
+    doc = json.load(open(path))
+    assert [r["status"] for r in doc["results"]] == \
+        ["pass", "flaky", "skip", "fail"], doc
+    assert "flaky" in run.table()
+
+
+@test
+def kunit_json_gives_every_case(fx):
+    from .commands import kunit_cases
+    doc = {"name": "", "sub_groups": [
+        {"name": "swiotlb", "test_cases": [
+            {"name": "map_unmap", "status": "PASS"},
+            {"name": "search_ends", "status": "FAIL"}]},
+        {"name": "iova", "test_cases": [
+            {"name": "reclaim", "status": "SKIP"},
+            {"name": "crash", "status": "ERROR"}]}]}
+    assert kunit_cases(doc) == [("swiotlb.map_unmap", "pass"),
+                                ("swiotlb.search_ends", "fail"),
+                                ("iova.reclaim", "skip"),
+                                ("iova.crash", "fail")], kunit_cases(doc)
+
+
+@test
+def sweep_objects_follow_the_series(fx):
+    """The sweep's objects: touched .c files, and the includers of a
+    touched header in the same directories."""
+    import subprocess
+    from . import sweep as SW
+    root = os.path.join(os.environ["PATCHTREE_SCRATCH"], "sweeptree")
+    os.makedirs(os.path.join(root, "kernel/dma"))
+    os.makedirs(os.path.join(root, "include/linux"))
+    files = {"kernel/dma/swiotlb.c": "#include <linux/swiotlb.h>\n",
+             "kernel/dma/direct.c": "#include <linux/swiotlb.h>\n",
+             "kernel/dma/pool.c": "int x;\n",
+             "include/linux/swiotlb.h": "int y;\n"}
+    for f, t in files.items():
+        with open(os.path.join(root, f), "w") as g:
+            g.write(t)
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-q", "-m", "x"]):
+        subprocess.run(cmd, cwd=root, env=env, check=True,
+                       capture_output=True)
+    objs, dirs = SW.candidates(root, ["kernel/dma/swiotlb.c",
+                                      "include/linux/swiotlb.h",
+                                      "Documentation/x.rst"])
+    assert objs == ["kernel/dma/direct.o", "kernel/dma/swiotlb.o"], objs
+    assert dirs == ["kernel/dma"], dirs
