@@ -134,6 +134,14 @@ def _config_values(path):
     return have
 
 
+def kconfig_symbols(src):
+    """The Kconfig symbols defined in the checked-out tree @src."""
+    out = git(src, "grep", "-h", "-E", r"^\s*(menu)?config\s+[A-Za-z0-9_]+",
+              "--", "*Kconfig*", check=False).stdout
+    return {line.split()[1] for line in out.splitlines()
+            if len(line.split()) > 1}
+
+
 class Build:
     """One kernel of the matrix in its own O= directory."""
 
@@ -172,10 +180,15 @@ class Build:
             h.update(open(f, "rb").read())
         h.update(repr(self.spec).encode())
         h.update(self.spec_file().encode())
-        key = h.hexdigest()
         stamp = os.path.join(self.odir, ".patchtree-config")
-        if os.path.exists(stamp) and open(stamp).read() == key:
-            return False
+        cfg = os.path.join(self.odir, ".config")
+        # ...and when the .config is not the one this step wrote (an
+        # edit by hand, or a build of another tree in this O=).
+        if os.path.exists(stamp) and os.path.exists(cfg):
+            h2 = h.copy()
+            h2.update(open(cfg, "rb").read())
+            if open(stamp).read() == h2.hexdigest():
+                return False
         progress("config", " + ".join(os.path.basename(f)[:-7]
                                       for f in self.frags), self.name)
         frags = list(self.frags)
@@ -195,17 +208,20 @@ class Build:
             k, _, v = req.partition("=")
             want[k] = v
         have = _config_values(os.path.join(self.odir, ".config"))
-        optional = set(self.spec.get("optional", []))
+        # A symbol this tree does not define (SWIOTLB_DYNAMIC on the
+        # unpatched base) cannot be asked for; every other one must hold.
+        defined = kconfig_symbols(self.src)
         missing = [f"{k}={v} (got {have.get(k, 'n')})"
                    for k, v in sorted(want.items())
-                   if have.get(k, "n") != v and k not in optional
+                   if have.get(k, "n") != v and k[7:] in defined
                    and not (v == "n" and k not in have)]
         if missing:
             raise Error(f"{self.name}: the final .config lacks what the "
                         f"fragments ask for (a missing dependency?):\n  "
                         + "\n  ".join(missing))
+        h.update(open(cfg, "rb").read())
         with open(stamp, "w") as f:
-            f.write(key)
+            f.write(h.hexdigest())
         return True
 
     def missing_feature(self):

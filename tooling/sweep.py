@@ -117,11 +117,8 @@ class Sweep:
         key = git(self.wt, "ls-files", "-s", "--", "*Kconfig*")
         h = hashlib.sha1(key.encode()).hexdigest()
         if h not in self._defined:
-            out = git(self.wt, "grep", "-h", "-E",
-                      r"^\s*(menu)?config\s+[A-Za-z0-9_]+", "--",
-                      "*Kconfig*", check=False).stdout
-            self._defined[h] = {l.split()[1] for l in out.splitlines()
-                                if len(l.split()) > 1}
+            from .matrix import kconfig_symbols
+            self._defined[h] = kconfig_symbols(self.wt)
         return self._defined[h]
 
     def wanted(self, e):
