@@ -139,7 +139,8 @@ def sweep_step(args, run, ci_only=True):
     if len(commits) != len(series.names) + 1:
         raise Error(f"sweep worktree {wt} holds {len(commits) - 1} commits, "
                     f"the series {len(series.names)} patches")
-    sw = SW.Sweep(base, wt, commits, series.names, ents)
+    sw = SW.Sweep(base, wt, commits, series.names, ents,
+                  link_all=not ci_only)
     rows = []
     try:
         for e in ents:

@@ -84,7 +84,8 @@ def candidates(wt, files):
 class Sweep:
     """Run the sweep entries on the series applied in worktree @wt."""
 
-    def __init__(self, base, wt, commits, names, entries, jobs=None):
+    def __init__(self, base, wt, commits, names, entries, jobs=None,
+                 link_all=False):
         self.base, self.wt = base, wt
         self.commits = commits          # base commit first, then one a patch
         self.names = names              # patch names, one a commit after base
@@ -94,6 +95,7 @@ class Sweep:
         self.files = series_files(wt, commits[0])
         self.cands, self.dirs = candidates(wt, self.files)
         self._defined = {}
+        self.link_all = link_all
 
     # --- one entry -------------------------------------------------------
 
@@ -223,9 +225,10 @@ class Sweep:
         tiplog = os.path.join(odir, "tip.log")
         if os.path.exists(tiplog):
             os.unlink(tiplog)
-        what = "vmlinux" if e.link else " ".join(d + "/" for d in self.dirs)
+        link = e.link or self.link_all
+        what = "vmlinux" if link else " ".join(d + "/" for d in self.dirs)
         progress("sweep", f"build at the tip: {what}", e.name)
-        p = self.make(e, ["vmlinux"] if e.link
+        p = self.make(e, ["vmlinux"] if link
                       else [d + "/" for d in self.dirs], tiplog,
                       keep_going=True, check=False)
         tiptext = open(tiplog, errors="replace").read()
@@ -262,6 +265,8 @@ class Sweep:
                 prev = warns
                 continue
             added = W.new(warns, prev)
+            progress("sweep", f"[{i}/{len(self.names)}] {name}: "
+                     f"{'ok' if ok and not added else 'FAIL'}", e.name)
             if not ok:
                 failures.append((name, "does not build", errs or
                                  open(plog, errors="replace")
@@ -270,7 +275,7 @@ class Sweep:
                 failures.append((name, f"{len(added)} new warnings", added))
             prev = warns if ok else prev
         if p.returncode:
-            failures.append(("tip", "the full build fails" if e.link else
+            failures.append(("tip", "the full build fails" if link else
                              "the directory build fails", tip_errors))
         else:
             base_w = self.base_warnings(e, objs)
@@ -290,7 +295,7 @@ class Sweep:
         with open(okstamp, "w") as f:
             f.write(key)
         return "pass", f"{len(self.commits) - 1} patches x {len(objs)} " \
-            f"objects, no new warnings{', linked' if e.link else ''} " \
+            f"objects, no new warnings{', linked' if link else ''} " \
             f"({secs:.0f}s)", []
 
     def base_warnings(self, e, objs):
@@ -305,18 +310,26 @@ class Sweep:
 
     def relevant(self, commit, objs):
         """Whether the patch at @commit can change what @objs compile
-        to: it touches one of their sources, a header, or a Kconfig or
-        Makefile."""
+        to: it touches one of their sources, a header under include/ or
+        in their directories, or a Kconfig file or Makefile there."""
         files = git(self.wt, "diff", "--name-only", f"{commit}~1",
                     commit).splitlines()
         srcs = {o[:-2] + ".c" for o in objs}
-        return any(f in srcs or f.endswith(".h") or "Kconfig" in f or
-                   "Makefile" in f or f.endswith(".c") for f in files)
+        dirs = {os.path.dirname(o) for o in objs}
+        for f in files:
+            d = os.path.dirname(f)
+            if f in srcs or (f.endswith(".h") and
+                             (f.startswith("include/") or d in dirs)):
+                return True
+            if ("Kconfig" in f or "Makefile" in f) and d in dirs:
+                return True
+        return False
 
     def key(self, e):
         h = hashlib.sha256()
         h.update(" ".join(self.commits).encode())
         h.update(repr(sorted(e.spec.items())).encode())
+        h.update(repr(self.link_all).encode())
         for f in e.frags:
             h.update(open(f, "rb").read())
         for f in (SWEEP_SRC, W.__file__):
