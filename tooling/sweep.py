@@ -226,10 +226,10 @@ class Sweep:
         if os.path.exists(tiplog):
             os.unlink(tiplog)
         link = e.link or self.link_all
-        what = "vmlinux" if link else " ".join(d + "/" for d in self.dirs)
+        dirs = [d + "/" for d in self.dirs_for(e)]
+        what = "vmlinux" if link else " ".join(dirs)
         progress("sweep", f"build at the tip: {what}", e.name)
-        p = self.make(e, ["vmlinux"] if link
-                      else [d + "/" for d in self.dirs], tiplog,
+        p = self.make(e, ["vmlinux"] if link else dirs, tiplog,
                       keep_going=True, check=False)
         tiptext = open(tiplog, errors="replace").read()
         tip_errors = W.errors(tiptext)
@@ -297,6 +297,13 @@ class Sweep:
         return "pass", f"{len(self.commits) - 1} patches x {len(objs)} " \
             f"objects, no new warnings{', linked' if link else ''} " \
             f"({secs:.0f}s)", []
+
+    def dirs_for(self, e):
+        """The series' directories that entry @e's architecture builds
+        (no arch/ directory of another one)."""
+        own = {"x86_64": "x86", "i386": "x86"}.get(e.arch, e.arch)
+        return [d for d in self.dirs if not d.startswith("arch/")
+                or d.split("/")[1] == own]
 
     def base_warnings(self, e, objs):
         log = os.path.join(self.odir(e), "commit-0000.log")
