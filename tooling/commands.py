@@ -116,7 +116,7 @@ def cmd_check(args):
     check_step(args, run)
     if not args.no_build:
         sweep_step(args, run, ci_only=True)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)
 
 
 # --- sweep ------------------------------------------------------------------
@@ -130,8 +130,9 @@ def sweep_step(args, run, ci_only=True):
     ents = SW.entries(m, M.FRAG_DIR, names,
                       ci_only=ci_only and not getattr(args, "all", False))
     if not ents:
-        print("sweep: no entries")
-        return 0, 0
+        run.add("sweep", "entries", "fail", "test-matrix.yaml has no "
+                "sweep entries to run")
+        return 0, 1
     base, series = prepared(args)
     wt = S.apply(base, series, "sweep")
     commits = [base.commit] + git(wt, "rev-list", "--reverse",
@@ -139,8 +140,7 @@ def sweep_step(args, run, ci_only=True):
     if len(commits) != len(series.names) + 1:
         raise Error(f"sweep worktree {wt} holds {len(commits) - 1} commits, "
                     f"the series {len(series.names)} patches")
-    sw = SW.Sweep(base, wt, commits, series.names, ents,
-                  link_all=not ci_only)
+    sw = SW.Sweep(base, wt, commits, series.names, ents)
     rows = []
     try:
         for e in ents:
@@ -159,9 +159,9 @@ def sweep_step(args, run, ci_only=True):
             for d in det[:40]:
                 print(f"           {d}")
         if not names:
-            first = next((e for e in ents
-                          if run.of("sweep")[ents.index(e)].status
-                          == "pass" and e.arch == "x86_64"), None)
+            passed = {r.name for r in run.of("sweep") if r.status == "pass"}
+            first = next((e for e in ents if e.name in passed
+                          and e.arch == "x86_64"), None)
             if first:
                 progress("sweep", "sparse and kernel-doc, tip vs base",
                          first.name)
@@ -169,12 +169,16 @@ def sweep_step(args, run, ci_only=True):
                     ok, summary, det = SW.static_checks(sw, first)
                 except Error as ex:
                     ok, summary, det = False, str(ex), []
-                rows.append(("sparse+kernel-doc", "pass" if ok else "fail",
-                             summary))
-                run.add("sweep", f"sparse+kernel-doc ({first.name})",
-                        "pass" if ok else "fail", summary, details=det)
-                for d in det[:40]:
-                    print(f"           {d}")
+                name = f"sparse+kernel-doc ({first.name})"
+            else:
+                ok, summary, det = False, "not run: no x86_64 entry " \
+                    "passed", []
+                name = "sparse+kernel-doc"
+            rows.append((name, "pass" if ok else "fail", summary))
+            run.add("sweep", name, "pass" if ok else "fail", summary,
+                    details=det)
+            for d in det[:40]:
+                print(f"           {d}")
     finally:
         git(wt, "checkout", "-q", "-f", "--detach", commits[-1])
     table(rows, ("configuration", "result", "summary"))
@@ -187,7 +191,7 @@ def sweep_step(args, run, ci_only=True):
 def cmd_sweep(args):
     run = R.Run("sweep")
     sweep_step(args, run, ci_only=False)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)
 
 
 # --- kunit ------------------------------------------------------------------
@@ -203,8 +207,8 @@ def kunit_step(args, run):
         d for d in os.listdir(os.path.join(M.TOP, "kunit"))
         if os.path.isfile(os.path.join(M.TOP, "kunit", d, ".kunitconfig")))
     if not suites:
-        print("kunit: no suites in kunit/")
-        return 0, 0
+        run.add("kunit", "suites", "fail", "no suites in kunit/")
+        return 0, 1
     jpath = os.path.join(ensure_dir(OUT, "results"), "kunit.json")
     if os.path.exists(jpath):
         os.unlink(jpath)
@@ -234,6 +238,24 @@ def kunit_step(args, run):
             cases = []
     for name, status in cases:
         run.add("kunit", name, status, log=log)
+    # kunit.py passes a run whose kernel warned, splatted or stalled
+    tlog = os.path.join(OUT, "build", base.name + "+kunit", "test.log")
+    if os.path.exists(tlog):
+        bad = M.console_verdict(
+            [l for l in open(tlog, errors="replace")
+             if not re.search(r"\bnot ok \d+ ", l)])
+        run.add("kunit", "kernel log", "fail" if bad else "pass",
+                f"{len(bad)} bad lines in {tlog}" if bad else
+                "no warning, splat or stall", details=bad[:20], log=tlog)
+    else:
+        run.add("kunit", "kernel log", "fail", f"no {tlog}")
+    for sname in suites:
+        mine = [st for n, st in cases if re.search(
+            rf"(^|\.){re.escape(sname)}[^.]*\.", n)]
+        if not any(st != "skip" for st in mine):
+            run.add("kunit", f"suite {sname}", "fail",
+                    f"kunit/{sname}: {len(mine)} cases ran, none passed "
+                    f"or failed (all skipped, or the suite is missing)")
     if p.returncode or not cases:
         tail = text.strip().splitlines()[-15:]
         run.add("kunit", "kunit.py", "fail",
@@ -265,9 +287,8 @@ def kunit_cases(doc):
 
 def cmd_kunit(args):
     run = R.Run("kunit")
-    passed, failed = kunit_step(args, run)
-    print(f"kunit: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    kunit_step(args, run)
+    return finish(run)
 
 
 # --- matrix -----------------------------------------------------------------
@@ -364,13 +385,13 @@ def boot_row(row, defaults, build, rdir):
 def cmd_build(args):
     run = R.Run("build")
     matrix_step(args, run, args.rows, boot=False)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)
 
 
 def cmd_boot(args):
     run = R.Run("boot")
     matrix_step(args, run, args.rows, boot=True)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)
 
 
 def cmd_matrix(args):
@@ -379,8 +400,7 @@ def cmd_matrix(args):
         check_step(args, run)
         sweep_step(args, run, ci_only=False)
     matrix_step(args, run, args.rows, boot=True)
-    finish(run)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)
 
 
 # --- test -------------------------------------------------------------------
@@ -414,10 +434,13 @@ def one_line(exc):
 
 
 def finish(run):
+    """Render @run: the table, out/results/run.json, the closing line;
+    return the exit status (1 on any failure, or when nothing ran)."""
     print("\n" + run.table())
     path = run.write(RUN_JSON)
     print(f"\nresults: {path}")
     print(run.closing())
+    return 1 if run.counts()["fail"] or not run.results else 0
 
 
 def cmd_test(args):
@@ -444,5 +467,4 @@ def cmd_test(args):
         step("kunit", lambda: kunit_step(args, run))
     step("matrix", lambda: matrix_step(args, run, args.rows, boot=True))
     print(f"\ntotal time {time.monotonic() - t0:.0f}s")
-    finish(run)
-    return 1 if run.counts()["fail"] else 0
+    return finish(run)

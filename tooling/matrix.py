@@ -370,12 +370,18 @@ def boot(row, defaults, build, rdir):
                                 eff.get("forbid", ()))
     why = ""
     if timed_out:
-        why = f"timeout after {tmo}s"
         where = resolve_pcs(pcs, os.path.join(build.odir, "System.map"))
         with open(console, "a") as f:
-            f.write(f"patchtree: timeout after {tmo}s; guest PC sampled "
+            # a line of its own, even after a console cut mid-line
+            f.write(f"\npatchtree: timeout after {tmo}s; guest PC sampled "
                     f"{len(pcs)} times: {where}\n")
-    elif bad_lines:
+    # a bad console line wins over the timeout it may have led to: a
+    # guest that stalled, splatted and then hung is never booted again
+    if bad_lines:
+        why = f"console: {bad_lines[0][:100]}"
+    elif timed_out:
+        why = f"timeout after {tmo}s"
+    elif bad:
         why = f"console: {bad_lines[0][:100]}"
     elif bad:
         why = "failed: " + ", ".join(bad)
@@ -422,8 +428,9 @@ PC_RE = re.compile(r"\b(?:RIP|PC|pc)=(?:0x)?([0-9a-fA-F]{8,16})\b")
 
 
 def monitor_pcs(sock, samples):
-    """Up to @samples program counters of vCPU 0, read from the human
-    monitor at @sock 0.2 s apart (an empty list if it does not answer)."""
+    """The program counters of every vCPU, @samples times, read from the
+    human monitor at @sock 0.2 s apart (`info registers -a`; an empty
+    list if it does not answer)."""
     pcs = []
     try:
         with socket.socket(socket.AF_UNIX) as m:
@@ -431,7 +438,7 @@ def monitor_pcs(sock, samples):
             m.connect(sock)
             for _ in range(samples):
                 time.sleep(0.2)
-                m.sendall(b"info registers\n")
+                m.sendall(b"info registers -a\n")
                 out = b""
                 # the answer ends with the next prompt
                 while not PC_RE.search(out.decode(errors="replace")) or \
@@ -440,8 +447,8 @@ def monitor_pcs(sock, samples):
                     if not chunk:
                         return pcs
                     out += chunk
-                pcs.append(int(PC_RE.search(
-                    out.decode(errors="replace")).group(1), 16))
+                pcs += [int(x, 16) for x in
+                        PC_RE.findall(out.decode(errors="replace"))]
     except OSError:
         pass
     return pcs

@@ -8,20 +8,21 @@ Per entry, in its own O= directory under out/build/<base>+sweep/:
 
   1. at the tip: configure (tinyconfig + the fragments + the entry's
      `config:` lines), check that the final .config has every value
-     asked for, and build the whole kernel (`link: true`, the default)
-     or only the directories of the series' files (`link: false`); the
-     objects that exist then are the ones this configuration compiles;
+     asked for (every symbol must exist there), and link the whole
+     kernel.  The objects of the entry are those linked into vmlinux
+     (`ar t vmlinux.a`) that the series can change: built from a .c
+     file it touches, or depending (their .cmd file) on a header it
+     touches; a header that more than MAX_DEPENDENTS objects depend on
+     (device.h) counts only in the directories of the touched .c files;
   2. at the base, then after each patch: check the commit out in the
      sweep's own worktree, reconfigure when a Kconfig file changed (a
-     symbol the series adds takes its value as soon as it exists),
-     delete those objects and make them again (ccache replays unchanged
-     ones with their warnings), and compare the warnings, as a
-     multiset, with the previous commit's.
-
-The objects are the .c files the series touches and, for each header it
-touches, the .c files that include it directly in the directories of
-those .c files (a header included by more than MAX_INCLUDERS of them is
-represented by the touched files alone).
+     symbol the series adds takes its value as soon as it exists; one
+     it has not added yet is not asked for), delete those objects and
+     make them again (ccache replays unchanged ones with their
+     warnings), and compare the warnings, as a multiset, with the
+     previous commit's; Kconfig's warnings are compared between
+     configure runs.  Link-time warnings of the tip (objtool, modpost,
+     ld) that name the series' code fail the entry.
 """
 
 import hashlib
@@ -32,22 +33,33 @@ import time
 from .common import OUT, Error, progress, run, git, ensure_dir
 from . import warnings as W
 
-MAX_INCLUDERS = 24
+MAX_DEPENDENTS = 40
 SWEEP_SRC = os.path.abspath(__file__)
 
 
 class Entry:
     """One `sweep:` entry of test-matrix.yaml."""
 
-    def __init__(self, spec, frag_dir):
+    def __init__(self, spec, frag_dir, where="test-matrix.yaml"):
+        for key in ("name", "arch"):
+            if not spec.get(key):
+                raise Error(f"{where}: sweep entry {spec.get('name', '?')}"
+                            f" lacks '{key}'")
         self.spec = spec
         self.name = spec["name"]
         self.arch = spec["arch"]
         self.cross = spec.get("cross", "")
         self.frags = [os.path.join(frag_dir, f + ".config")
                       for f in spec.get("fragments", [])]
+        for f in self.frags:
+            if not os.path.isfile(f):
+                raise Error(f"{where}: sweep entry {self.name}: no fragment "
+                            f"kernel-config-fragments/{os.path.basename(f)}")
         self.config = list(spec.get("config", []))
-        self.link = spec.get("link", True)
+        for line in self.config:
+            if not re.fullmatch(r"CONFIG_\w+=\S+", line):
+                raise Error(f"{where}: sweep entry {self.name}: config "
+                            f"line '{line}' is not CONFIG_X=value")
         self.ci = spec.get("ci", False)
         self.needs = spec.get("needs")
 
@@ -62,30 +74,49 @@ def series_files(wt, base_commit):
     return [f for f in out.splitlines() if f]
 
 
-def candidates(wt, files):
-    """Objects worth compiling for the series: touched .c files and the
-    direct includers of touched headers in the same directories."""
-    cfiles = [f for f in files if f.endswith(".c")]
-    dirs = sorted({os.path.dirname(f) for f in cfiles})
-    objs = {f[:-2] + ".o" for f in cfiles}
-    for h in (f for f in files if f.endswith(".h")):
-        if h.startswith("include/"):
-            pat = r'#\s*include\s*[<"]' + re.escape(h[len("include/"):])
-        else:
-            pat = r'#\s*include\s*"' + re.escape(os.path.basename(h)) + '"'
-        p = git(wt, "grep", "-l", "-E", pat, "--",
-                *[d + "/*.c" for d in dirs], check=False)
-        inc = [f for f in p.stdout.split() if f.endswith(".c")]
-        if len(inc) <= MAX_INCLUDERS:
-            objs.update(f[:-2] + ".o" for f in inc)
-    return sorted(objs), dirs
+def touched(files):
+    """(.c files, headers, directories of the .c files) of @files."""
+    cfiles = {f for f in files if f.endswith(".c")}
+    headers = {f for f in files if f.endswith(".h")}
+    return cfiles, headers, {os.path.dirname(f) for f in cfiles}
+
+
+def cmd_deps(odir, obj):
+    """The files an object was built from, by its .cmd file."""
+    d, b = os.path.split(obj)
+    path = os.path.join(odir, d, f".{b}.cmd")
+    if not os.path.exists(path):
+        return set()
+    text = open(path, errors="replace").read()
+    m = re.search(r"^deps_\S+ := (.*?)^\S+: \$\(deps_", text, re.M | re.S)
+    if not m:
+        return set()
+    out = set()
+    for tok in m.group(1).replace("\\\n", " ").split():
+        if tok.startswith("$(wildcard") or tok.endswith(")"):
+            continue
+        out.add(tok)
+    return out
+
+
+def select_objects(linked, deps, files, src_prefix=""):
+    """The objects of @linked (with @deps: object -> its files) that
+    the touched @files can change."""
+    cfiles, headers, dirs = touched(files)
+    objs = {o for o in linked if o[:-2] + ".c" in cfiles}
+    for h in headers:
+        full = {src_prefix + h, h}
+        users = {o for o in linked if deps.get(o, set()) & full}
+        if len(users) > MAX_DEPENDENTS:
+            users = {o for o in users if os.path.dirname(o) in dirs}
+        objs |= users
+    return sorted(objs)
 
 
 class Sweep:
     """Run the sweep entries on the series applied in worktree @wt."""
 
-    def __init__(self, base, wt, commits, names, entries, jobs=None,
-                 link_all=False):
+    def __init__(self, base, wt, commits, names, entries, jobs=None):
         self.base, self.wt = base, wt
         self.commits = commits          # base commit first, then one a patch
         self.names = names              # patch names, one a commit after base
@@ -93,9 +124,8 @@ class Sweep:
         self.jobs = jobs or max(1, len(os.sched_getaffinity(0)))
         git(wt, "checkout", "-q", "-f", "--detach", commits[-1])
         self.files = series_files(wt, commits[0])
-        self.cands, self.dirs = candidates(wt, self.files)
         self._defined = {}
-        self.link_all = link_all
+        self.objects_of = {}
 
     # --- one entry -------------------------------------------------------
 
@@ -131,10 +161,12 @@ class Sweep:
             want[k] = v
         return want
 
-    def configure(self, e, log):
+    def configure(self, e, log, tip=False):
         """(Re)configure when the Kconfig files, the entry or the .config
-        changed; return the values asked for that the tree defines but
-        the final .config lacks."""
+        changed.  Return (values asked for that the final .config
+        lacks, Kconfig warnings of this configure run or None when it
+        did not run).  At the tip every symbol asked for must exist;
+        before it, a symbol the tree does not define yet is skipped."""
         from .matrix import _config_values
         odir = self.odir(e)
         cfg = os.path.join(odir, ".config")
@@ -149,34 +181,50 @@ class Sweep:
             h2.update(open(cfg, "rb").read())
             if os.path.exists(stamp) and \
                     open(stamp).read() == h2.hexdigest():
-                return []
+                return [], None
+        if os.path.exists(stamp):
+            os.unlink(stamp)
         gen = os.path.join(odir, "patchtree-sweep.config")
         with open(gen, "w") as f:
             for line in e.config:
                 k, _, v = line.partition("=")
                 f.write(f"# {k} is not set\n" if v == "n" else line + "\n")
-        self.make(e, ["tinyconfig"], log)
+        clog = os.path.join(odir, "configure.log")
+        if os.path.exists(clog):
+            os.unlink(clog)
+        self.make(e, ["tinyconfig"], clog)
         run([os.path.join(self.wt, "scripts/kconfig/merge_config.sh"), "-m",
-             "-O", odir, cfg] + e.frags + [gen], cwd=self.wt, log=log,
+             "-O", odir, cfg] + e.frags + [gen], cwd=self.wt, log=clog,
             env={"ARCH": e.arch, "CROSS_COMPILE": e.cross})
-        self.make(e, ["olddefconfig"], log)
+        self.make(e, ["olddefconfig"], clog)
+        text = open(clog, errors="replace").read()
+        with open(log, "a") as f:
+            f.write(text)
+        kwarn = [w for w in W.parse(text) if w.startswith("kconfig ")]
         have = _config_values(cfg)
         defined = self.defined()
         bad = [f"{k}={v} (got {have.get(k, 'n')})"
                for k, v in sorted(self.wanted(e).items())
-               if k[len("CONFIG_"):] in defined and have.get(k, "n") != v
+               if (tip or k[len("CONFIG_"):] in defined)
+               and have.get(k, "n") != v
                and not (v == "n" and k not in have)]
-        h.update(open(cfg, "rb").read())
-        with open(stamp, "w") as f:
-            f.write(h.hexdigest())
-        return bad
+        if tip:
+            bad += [f"{k}: no such symbol in this tree"
+                    for k in sorted(self.wanted(e))
+                    if k[len("CONFIG_"):] not in defined]
+        if not bad:
+            h.update(open(cfg, "rb").read())
+            with open(stamp, "w") as f:
+                f.write(h.hexdigest())
+        return bad, kwarn
 
-    def objects(self, e):
-        """The candidate objects this configuration compiles: those the
-        tip build made, and those whose source failed to compile."""
-        odir = self.odir(e)
-        return [o for o in self.cands
-                if os.path.exists(os.path.join(odir, o))]
+    def linked(self, e):
+        """Objects linked into the tip's vmlinux (thin archive)."""
+        a = os.path.join(self.odir(e), "vmlinux.a")
+        if not os.path.exists(a):
+            return []
+        p = run([e.cross + "ar", "t", a], capture=True)
+        return [o for o in p.stdout.split() if o.endswith(".o")]
 
     def build_set(self, e, objs, log):
         """Delete and re-make @objs (those whose source exists at this
@@ -191,18 +239,24 @@ class Sweep:
             os.unlink(log)
         p = self.make(e, objs, log, keep_going=True, check=False)
         text = open(log, errors="replace").read()
-        return p.returncode == 0, W.parse(text), W.errors(text)
+        warns = [w for w in W.parse(text, self.wt)
+                 if not w.startswith("kconfig ")]
+        return p.returncode == 0, warns, W.errors(text)
 
     def run_entry(self, e):
         """Sweep one entry.  Return (status, summary, details) with
         status 'pass', 'fail' or 'skip'."""
+        from .matrix import _config_values
         odir = self.odir(e)
         log = os.path.join(odir, "sweep.log")
         key = self.key(e)
         okstamp = os.path.join(odir, ".patchtree-sweep-ok")
-        if os.path.exists(okstamp) and open(okstamp).read() == key:
+        objlist = os.path.join(odir, "objects.txt")
+        if os.path.exists(okstamp) and open(okstamp).read() == key and \
+                os.path.exists(objlist):
+            self.objects_of[e.name] = open(objlist).read().split()
             return "pass", "passed before with the same series, " \
-                "configuration and tools (cached)", []
+                "configuration, tooling and compilers (cached)", []
         if os.path.exists(okstamp):
             os.unlink(okstamp)
         t0 = time.monotonic()
@@ -211,9 +265,8 @@ class Sweep:
         tip = self.commits[-1]
         git(self.wt, "checkout", "-q", "-f", "--detach", tip)
         progress("sweep", f"configure at the tip: {e.describe()}", e.name)
-        bad = self.configure(e, log)
+        bad, _ = self.configure(e, log, tip=True)
         if e.needs:
-            from .matrix import _config_values
             k, _, v = e.needs.partition("=")
             if _config_values(os.path.join(odir, ".config")).get(k, "n") \
                     != (v or "y"):
@@ -225,37 +278,52 @@ class Sweep:
         tiplog = os.path.join(odir, "tip.log")
         if os.path.exists(tiplog):
             os.unlink(tiplog)
-        link = e.link or self.link_all
-        dirs = [d + "/" for d in self.dirs_for(e)]
-        what = "vmlinux" if link else " ".join(dirs)
-        progress("sweep", f"build at the tip: {what}", e.name)
-        p = self.make(e, ["vmlinux"] if link else dirs, tiplog,
-                      keep_going=True, check=False)
+        # no stale objects of another configuration count as linked
+        for a in ("vmlinux.a", "vmlinux"):
+            if os.path.exists(os.path.join(odir, a)):
+                os.unlink(os.path.join(odir, a))
+        progress("sweep", "link at the tip: vmlinux", e.name)
+        p = self.make(e, ["vmlinux"], tiplog, keep_going=True, check=False)
         tiptext = open(tiplog, errors="replace").read()
         tip_errors = W.errors(tiptext)
-        objs = self.objects(e)
+        linked = self.linked(e) if p.returncode == 0 else \
+            self.built_objects(e)
+        deps = {o: cmd_deps(odir, o) for o in linked}
+        objs = select_objects(linked, deps, self.files, self.wt + "/")
         for line in tip_errors:
             m = re.match(r"(\S+?\.c):\d+", line)
             if m:
-                o = W._norm(m.group(1))[:-2] + ".o"
-                if o in self.cands and o not in objs:
+                o = W.norm(m.group(1), self.wt)[:-2] + ".o"
+                if o not in objs and o[:-2] + ".c" in self.files:
                     objs.append(o)
         if p.returncode and not tip_errors:
             tip_errors = tiptext.splitlines()[-15:]
+        if not objs:
+            return "fail", "no object of this configuration is built " \
+                "from the series' files: the entry proves nothing", []
         progress("sweep", f"{len(objs)} objects: {' '.join(objs)}", e.name)
+        self.objects_of[e.name] = objs
+        with open(os.path.join(odir, "objects.txt"), "w") as f:
+            f.write("\n".join(objs) + "\n")
         # base, then every patch
         prev = None
+        kprev = None
         failures = []
         for i, commit in enumerate(self.commits):
             name = self.names[i - 1] if i else "base"
             git(self.wt, "checkout", "-q", "-f", "--detach", commit)
             if i and prev is not None and not self.relevant(commit, objs):
                 continue
-            bad = self.configure(e, log)
+            bad, kwarn = self.configure(e, log)
             if bad:
                 failures.append((name, "configuration lacks " +
                                  ", ".join(bad), []))
                 continue
+            if kwarn is not None:
+                if kprev is not None and W.new(kwarn, kprev):
+                    failures.append((name, "new Kconfig warnings",
+                                     W.new(kwarn, kprev)))
+                kprev = kwarn
             plog = os.path.join(odir, f"commit-{i:04d}.log")
             ok, warns, errs = self.build_set(e, objs, plog)
             if i == 0:
@@ -275,15 +343,14 @@ class Sweep:
                 failures.append((name, f"{len(added)} new warnings", added))
             prev = warns if ok else prev
         if p.returncode:
-            failures.append(("tip", "the full build fails" if link else
-                             "the directory build fails", tip_errors))
+            failures.append(("tip", "the full build fails", tip_errors))
         else:
-            base_w = self.base_warnings(e, objs)
-            tip_new = [w for w in W.new(W.parse(tiptext), base_w)
-                       if self.concerns_series(w)]
+            tip_new = [w for w in W.parse(tiptext, self.wt)
+                       if not w.startswith(("cc ", "kconfig "))
+                       and self.concerns_series(w)]
             if tip_new:
-                failures.append(("tip", f"{len(tip_new)} warnings in the "
-                                 f"series' files", tip_new))
+                failures.append(("tip", f"{len(tip_new)} link-time "
+                                 f"warnings in the series' code", tip_new))
         secs = time.monotonic() - t0
         if failures:
             first = failures[0]
@@ -295,52 +362,57 @@ class Sweep:
         with open(okstamp, "w") as f:
             f.write(key)
         return "pass", f"{len(self.commits) - 1} patches x {len(objs)} " \
-            f"objects, no new warnings{', linked' if link else ''} " \
-            f"({secs:.0f}s)", []
+            f"objects, no new warnings, linked ({secs:.0f}s)", []
 
-    def dirs_for(self, e):
-        """The series' directories that entry @e's architecture builds
-        (no arch/ directory of another one)."""
-        own = {"x86_64": "x86", "i386": "x86"}.get(e.arch, e.arch)
-        return [d for d in self.dirs if not d.startswith("arch/")
-                or d.split("/")[1] == own]
-
-    def base_warnings(self, e, objs):
-        log = os.path.join(self.odir(e), "commit-0000.log")
-        if not os.path.exists(log):
-            return []
-        return W.from_log(log)
+    def built_objects(self, e):
+        """Objects with a .cmd file in the O= directory (when the tip
+        did not link: the best guess of what it builds)."""
+        odir = self.odir(e)
+        out = []
+        for d, _, fs in os.walk(odir):
+            rel = os.path.relpath(d, odir)
+            if rel.startswith(("scripts", "tools", "usr", ".")) and \
+                    rel != ".":
+                continue
+            for f in fs:
+                if f.startswith(".") and f.endswith(".o.cmd"):
+                    out.append(os.path.normpath(os.path.join(rel, f[1:-4])))
+        return out
 
     def concerns_series(self, w):
+        from .matrix import SERIES_CODE
         return any(f in w for f in self.files) or \
-            any(o in w for o in self.cands)
+            bool(SERIES_CODE.search(w))
 
     def relevant(self, commit, objs):
         """Whether the patch at @commit can change what @objs compile
-        to: it touches one of their sources, a header under include/ or
-        in their directories, or a Kconfig file or Makefile there."""
+        to, or the configuration: it touches one of their sources, a
+        header, a Kconfig file, or a Makefile in their directories."""
         files = git(self.wt, "diff", "--name-only", f"{commit}~1",
                     commit).splitlines()
         srcs = {o[:-2] + ".c" for o in objs}
         dirs = {os.path.dirname(o) for o in objs}
         for f in files:
-            d = os.path.dirname(f)
-            if f in srcs or (f.endswith(".h") and
-                             (f.startswith("include/") or d in dirs)):
+            if f in srcs or f.endswith(".h") or "Kconfig" in f:
                 return True
-            if ("Kconfig" in f or "Makefile" in f) and d in dirs:
+            if "Makefile" in f and os.path.dirname(f) in dirs:
                 return True
         return False
 
     def key(self, e):
+        """What a cached pass depends on: the commits, the entry and its
+        fragments, the tooling that ran it and the compilers."""
         h = hashlib.sha256()
         h.update(" ".join(self.commits).encode())
         h.update(repr(sorted(e.spec.items())).encode())
-        h.update(repr(self.link_all).encode())
         for f in e.frags:
             h.update(open(f, "rb").read())
-        for f in (SWEEP_SRC, W.__file__):
-            h.update(open(f, "rb").read())
+        here = os.path.dirname(SWEEP_SRC)
+        for f in ("sweep.py", "warnings.py", "matrix.py", "common.py"):
+            h.update(open(os.path.join(here, f), "rb").read())
+        for tool in (e.cross + "gcc", e.cross + "ld", "gcc", "ccache"):
+            p = run([tool, "--version"], capture=True, check=False)
+            h.update(p.stdout.encode())
         return h.hexdigest()
 
 
@@ -371,7 +443,7 @@ def static_checks(sw, e):
 
     def one(commit):
         git(sw.wt, "checkout", "-q", "-f", "--detach", commit)
-        bad = sw.configure(e, log)
+        bad, _ = sw.configure(e, log, tip=commit == sw.commits[-1])
         if bad:
             raise Error(f"sweep {e.name}: .config lacks " + ", ".join(bad))
         out = []
@@ -385,19 +457,29 @@ def static_checks(sw, e):
                 raise Error(f"kernel-doc did not run on {f}: "
                             f"{p.stderr.strip()[-200:]}")
             out += [f"kernel-doc {re.sub(r':[0-9]+:', ':', l)}"
-                    for l in p.stderr.splitlines() if "warning" in l]
-        objs = [o for o in sw.objects(e)
+                    for l in p.stderr.splitlines()
+                    if re.search(r"\b(warning|error)\b", l, re.I)]
+        objs = [o for o in sw.objects_of[e.name]
                 if os.path.exists(os.path.join(sw.wt, o[:-2] + ".c"))]
         slog = os.path.join(odir, f"sparse-{commit[:12]}.log")
         if os.path.exists(slog):
             os.unlink(slog)
-        sw.make(e, ["C=2"] + objs, slog, keep_going=True, check=False)
+        for o in objs:
+            if os.path.exists(os.path.join(odir, o)):
+                os.unlink(os.path.join(odir, o))
+        p = sw.make(e, ["C=2"] + objs, slog, keep_going=True, check=False)
         text = open(slog, errors="replace").read()
+        if p.returncode:
+            raise Error(f"make C=2 failed at {commit[:12]}: "
+                        + "; ".join(W.errors(text)[:3]) + f" (see {slog})")
         for o in objs:
             if not re.search(r"^\s+CHECK\s+\S*" + re.escape(o[:-2] + ".c"),
                              text, re.M):
                 raise Error(f"sparse did not check {o[:-2]}.c (see {slog})")
-        out += [f"sparse {w}" for w in W.parse(text) if w.startswith("cc ")]
+        out += [f"sparse {w}" for w in W.parse(text, sw.wt)
+                if w.startswith("cc ")]
+        out += [f"sparse {re.sub(r':[0-9]+:[0-9]+:', ':', l)}"
+                for l in W.errors(text, limit=200)]
         return out, len(objs)
 
     try:

@@ -15,39 +15,45 @@ old warning is new.
 import collections
 import re
 
-# (label, regex); the first group, when there is one, is the text kept.
+# (label, regex); the groups are (file, text) or (text,).
 _WARN = [
     ("objtool", re.compile(r"^(\S+?): warning: objtool: (.*)$")),
     ("modpost", re.compile(r"^WARNING: modpost: (.*)$")),
     ("kconfig", re.compile(r"^WARNING: (unmet direct dependencies .*)$")),
     ("kconfig", re.compile(r"^(\S*Kconfig\S*|\.config):\d+:\s*warning: "
                            r"(.*)$")),
-    ("ld", re.compile(r"^(?:\S*-)?ld(?:\.bfd)?: (?:(\S+): )?warning: (.*)$")),
+    ("ld", re.compile(r"^(?:\S*-)?ld(?:\.bfd|\.lld)?: (?:(\S+): )?"
+                      r"warning: (.*)$")),
+    ("cc", re.compile(r"^(?:\S*-)?(?:gcc|cc1|clang): warning: (.*)$")),
     ("cc", re.compile(r"^(\S+?):\d+:(?:\d+:)? warning: (.*)$")),
 ]
 _ERR = re.compile(r"^(?:\S+?:\d+:(?:\d+:)? (?:fatal )?error: .*|"
-                  r"\S*ld(?:\.bfd)?: .*(?:undefined reference|"
-                  r"multiple definition).*|"
+                  r"(?:\S*-)?(?:gcc|cc1|clang|as): (?:fatal )?error: .*|"
+                  r"\S+?: Error: .*|"
+                  r"\S+?: error: objtool: .*|"
+                  r".*: undefined reference to .*|"
+                  r".*: multiple definition of .*|"
                   r"ERROR: modpost: .*|"
-                  r"make\[\d+\]: \*\*\* No rule to make target .*)$")
+                  r"\S*Kconfig\S*:\d+: syntax error.*|"
+                  r"make(?:\[\d+\])?: \*\*\* No rule to make target .*)$")
 # Kconfig's override notices come from merge_config/tinyconfig, not from
 # the patches: they are not warnings of the build.
-_IGNORE = re.compile(r"warning: override: |"
-                     r"warning: (?:ignoring|unknown) (?:unsupported )?"
-                     r"character")
+_IGNORE = re.compile(r"warning: override: ")
+# Offsets in a function move with any code change: not part of a warning.
+_OFFSET = re.compile(r"\+0x[0-9a-f]+(?:/0x[0-9a-f]+)?")
 
 
-def _norm(path):
-    """A path relative to the tree: strip an absolute source prefix up to
-    a kernel top-level directory, and ./ prefixes."""
-    m = re.search(r"(?:^|/)((?:arch|block|certs|crypto|drivers|fs|include|"
-                  r"init|io_uring|ipc|kernel|lib|mm|net|samples|scripts|"
-                  r"security|sound|tools|usr|virt)/.*)$", path)
-    return m.group(1) if m else path.lstrip("./")
+def norm(path, prefix=None):
+    """@path relative to the tree: without the tree's own @prefix (the
+    worktree, for out-of-tree builds) or a leading ./"""
+    if prefix and path.startswith(prefix.rstrip("/") + "/"):
+        path = path[len(prefix.rstrip("/")) + 1:]
+    return re.sub(r"^(?:\./)+", "", path)
 
 
-def parse(text):
-    """All warnings in @text, normalised, in order (a list)."""
+def parse(text, prefix=None):
+    """All warnings in @text, normalised, in order (a list): no line or
+    column numbers, no offsets, paths relative to @prefix."""
     out = []
     for line in text.splitlines():
         line = line.rstrip()
@@ -58,17 +64,18 @@ def parse(text):
             if not m:
                 continue
             g = [x for x in m.groups() if x is not None]
+            text_ = _OFFSET.sub("", g[-1].strip())
             if len(g) == 2:
-                out.append(f"{label} {_norm(g[0])}: {g[1].strip()}")
+                out.append(f"{label} {norm(g[0], prefix)}: {text_}")
             else:
-                out.append(f"{label} {g[0].strip()}")
+                out.append(f"{label} {text_}")
             break
     return out
 
 
 def errors(text, limit=20):
-    """The error lines of a build log (compiler, linker, modpost, make),
-    at most @limit of them."""
+    """The error lines of a build log (compiler, assembler, linker,
+    objtool, modpost, Kconfig, make), at most @limit of them."""
     out = [l.rstrip() for l in text.splitlines() if _ERR.match(l.rstrip())]
     return out[:limit]
 
@@ -85,6 +92,6 @@ def new(after, before):
     return out
 
 
-def from_log(path):
+def from_log(path, prefix=None):
     with open(path, errors="replace") as f:
-        return parse(f.read())
+        return parse(f.read(), prefix)
