@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Self-tests of the tooling's robustness: base updates, worktrees,
+subprocess isolation, export safety, YAML validation, error lines,
+QEMU clean-up and the doctor.  Collected by selftest.py (TESTS), run in
+its child with a scratch out/ and the same fixture."""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def _st():
+    from . import selftest
+    return selftest
+
+
+@contextlib.contextmanager
+def patched(obj, name, value):
+    """Set @obj.@name to @value for the duration of the block."""
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
+@contextlib.contextmanager
+def environ(**kw):
+    """os.environ with @kw set (None: removed) for the block."""
+    old = {k: os.environ.get(k) for k in kw}
+    for k, v in kw.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def tree_copy(fx, name):
+    """A private copy of the fixture's series tree (patches/ + series),
+    for tests that export into it."""
+    dst = os.path.join(fx.root, name)
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    shutil.copytree(fx.top, dst)
+    from .series import Series
+    return Series(dst)
+
+
+def read_patches(series):
+    return {f: open(os.path.join(series.pdir, f), "rb").read()
+            for f in sorted(os.listdir(series.pdir))}
+
+
+# --- 3. subprocesses: stdin, locale, git blind to ~/.gitconfig ----------
+
+@test
+def commands_never_read_the_terminal(fx):
+    from .common import run
+    r, w = os.pipe()            # a stdin that never ends, like a terminal
+    saved = os.dup(0)
+    os.dup2(r, 0)
+    try:
+        p = run(["sh", "-c", "read x; echo rc=$?; locale | grep LC_ALL"],
+                capture=True, check=False, timeout=10)
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, r, w):
+            os.close(fd)
+    assert "rc=1" in p.stdout, p.stdout
+    assert "LC_ALL=C" in p.stdout, p.stdout
+    # given input still reaches the command
+    assert run(["cat"], capture=True, stdin="hi\n").stdout == "hi\n"
+
+
+HOSTILE_GITCONFIG = """[diff]
+	noprefix = true
+	context = 10
+	algorithm = patience
+[format]
+	signOff = true
+	numbered = false
+[commit]
+	gpgsign = true
+[gpg]
+	program = /bin/false
+[core]
+	hooksPath = {hooks}
+	abbrev = 20
+[am]
+	threeWay = true
+	keepcr = false
+"""
+
+
+@test
+def user_gitconfig_cannot_leak_in(fx):
+    from .base import get_base
+    from .series import apply, export, _materialize
+    home = os.path.join(fx.root, "hostile-home")
+    hooks = os.path.join(home, "hooks")
+    os.makedirs(hooks, exist_ok=True)
+    for h in ("applypatch-msg", "pre-applypatch", "post-applypatch",
+              "pre-commit", "commit-msg", "post-commit", "post-checkout"):
+        with open(os.path.join(hooks, h), "w") as f:
+            f.write("#!/bin/sh\necho hostile hook >&2\nexit 1\n")
+        os.chmod(os.path.join(hooks, h), 0o755)
+    with open(os.path.join(home, ".gitconfig"), "w") as f:
+        f.write(HOSTILE_GITCONFIG.format(hooks=hooks))
+    s = tree_copy(fx, "tree-hostile")
+    before = read_patches(s)
+    with environ(HOME=home, XDG_CONFIG_HOME=None):
+        b = get_base(fx.kernel)
+        wt = apply(b, s, "hostile")
+        assert _st().sh(wt, "git", "rev-list", "--count",
+                        f"{fx.base}..HEAD") == "3"
+        wt = _materialize(b, s, b.worktree("edit"))
+        export(b, s, wt)
+    after = read_patches(s)
+    assert before.keys() == after.keys(), (before.keys(), after.keys())
+    for f in before:
+        assert before[f] == after[f], f"~/.gitconfig changed {f}"
+
+
+# --- 8. a failed command quotes its log's errors and tail ---------------
+
+@test
+def failed_command_quotes_its_log(fx):
+    from .common import run
+    log = os.path.join(fx.root, "fail.log")
+    with open(log, "w") as f:
+        f.write("an earlier command: error: not this one\n")
+    script = ("echo start; echo 'kernel/dma/swiotlb.c:12:3: error: "
+              "expected ;'; for i in $(seq 1 200); do echo filler $i; done;"
+              " echo 'make[2]: *** [Makefile:10: x.o] Error 1'; exit 2")
+    err = _st().expect_error(lambda: run(["sh", "-c", script], log=log),
+                             "command failed (2)", "swiotlb.c:12:3: error",
+                             "Error 1", "filler 200", log)
+    assert "filler 100" not in err, "more than the tail"
+    assert "not this one" not in err, "quoted an earlier command's error"
+    assert len(err.splitlines()) <= 45, len(err.splitlines())
