@@ -160,3 +160,94 @@ def failed_command_quotes_its_log(fx):
     assert "filler 100" not in err, "more than the tail"
     assert "not this one" not in err, "quoted an earlier command's error"
     assert len(err.splitlines()) <= 45, len(err.splitlines())
+
+
+# --- 1. a new Debian package version re-creates the base ----------------
+
+def _fake_tarball(fx, path, version):
+    """linux-source-6.1.tar.xz with the fixture's Makefile and
+    kernel/dma/swiotlb.c (so that the fixture's series applies)."""
+    with tarfile.open(path, "w:xz") as t:
+        for f in ("Makefile", "kernel/dma/swiotlb.c"):
+            t.add(os.path.join(fx.kernel, f), f"linux-source-6.1/{f}")
+        extra = os.path.join(fx.root, "VERSION-" + version)
+        with open(extra, "w") as g:
+            g.write(version + "\n")
+        t.add(extra, "linux-source-6.1/DEBIAN-VERSION")
+
+
+@test
+def base_update_recreates_base_and_worktrees(fx):
+    from . import base as B
+    from .series import apply
+    from .common import OUT
+    tdir = os.path.join(fx.root, "fake-usr-src")
+    os.makedirs(tdir, exist_ok=True)
+    tarball = os.path.join(tdir, "linux-source-6.1.tar.xz")
+    ver = {"v": "6.1.100-1"}
+    src = os.path.join(OUT, "src")
+    with patched(B, "_debian_tarball", lambda v: tarball), \
+            patched(B, "_pkg_version", lambda pkg: ver["v"]):
+        _fake_tarball(fx, tarball, ver["v"])
+        b1 = B.get_base("debian-6.1")
+        s = fx.series()
+        wt = apply(b1, s)
+        apply(b1, s, "plain")
+        assert os.path.isfile(os.path.join(src, "debian-6.1+series.applied"))
+        # the same version: nothing is re-created
+        assert B.get_base("debian-6.1").commit == b1.commit
+        # a security update of the package
+        ver["v"] = "6.1.101-1"
+        _fake_tarball(fx, tarball, ver["v"])
+        b2 = B.get_base("debian-6.1")
+        assert b2.commit != b1.commit, "the base was not re-created"
+        assert not [e for e in os.listdir(src)
+                    if e.startswith("debian-6.1+")], os.listdir(src)
+        wt = apply(b2, fx.series())
+        assert _st().sh(wt, "git", "rev-list", "--count",
+                        f"{b2.commit}..HEAD") == "3"
+        # an update that crashes half-way (the tarball is broken) ...
+        ver["v"] = "6.1.102-1"
+        with open(tarball, "wb") as f:
+            f.write(b"not a tarball")
+        _st().expect_error(lambda: B.get_base("debian-6.1"),
+                           "command failed", "tar")
+        # ... is redone by the next run, not a crash for ever after
+        _fake_tarball(fx, tarball, ver["v"])
+        b3 = B.get_base("debian-6.1")
+        wt = apply(b3, fx.series())
+        assert _st().sh(wt, "git", "rev-list", "--count",
+                        f"{b3.commit}..HEAD") == "3"
+        assert "6.1.102-1" in open(os.path.join(b3.repo,
+                                                "DEBIAN-VERSION")).read()
+        wts = _st().sh(b3.repo, "git", "worktree", "list", "--porcelain")
+        assert wts.count("worktree ") == 2, wts     # the repo + series
+
+
+# --- 2. worktrees: one module, and what a crash leaves is repaired ------
+
+@test
+def broken_worktrees_are_recreated(fx):
+    from .base import get_base
+    from . import worktree
+    from .series import apply
+    b = get_base(fx.kernel)
+    wt = apply(b, fx.series(), "broken")
+    assert worktree.path(b, "broken") == wt
+    # a directory left without its .git file (a crash in worktree add)
+    shutil.rmtree(wt)
+    os.makedirs(os.path.join(wt, "kernel"))
+    wt = apply(b, fx.series(), "broken")
+    assert _st().sh(wt, "git", "rev-list", "--count",
+                    f"{fx.base}..HEAD") == "3"
+    # a .git file whose repository entry is gone
+    gitdir = open(os.path.join(wt, ".git")).read().split(": ", 1)[1]
+    shutil.rmtree(gitdir.strip())
+    wt = apply(b, fx.series(), "broken")
+    assert _st().sh(wt, "git", "rev-list", "--count",
+                    f"{fx.base}..HEAD") == "3"
+    worktree.remove(b, "broken")
+    assert not os.path.lexists(wt)
+    assert not os.path.lexists(worktree.stamp_path(b, "broken"))
+    # the names checks.py imports from series stay importable
+    from .series import am, reset_to_base, record_applied  # noqa: F401

@@ -7,7 +7,10 @@ import hashlib
 import os
 import re
 
+from . import worktree
 from .common import TOP, OUT, Error, progress, git, run, ensure_dir
+# Re-exported: checks.py (and others) import these from here.
+from .worktree import reset_to_base, record_applied  # noqa: F401
 
 COVER = "0000-cover-letter.patch"
 
@@ -101,14 +104,6 @@ def _am_failure(out, name):
     return f"patch {name} does not apply:\n  " + "\n  ".join(what)
 
 
-def reset_to_base(wt, base):
-    """Abort any git am and put the tool's worktree @wt at the base."""
-    if os.path.isdir(os.path.join(git(wt, "rev-parse", "--git-dir"),
-                                  "rebase-apply")):
-        git(wt, "am", "--abort", check=False)
-    git(wt, "checkout", "-q", "-f", "--detach", base.commit)
-
-
 def am(wt, patch, name):
     """git am one patch onto @wt; on failure undo it and raise."""
     p = git(wt, "am", "-q", "--keep-cr", "--committer-date-is-author-date",
@@ -116,6 +111,18 @@ def am(wt, patch, name):
     if p.returncode != 0:
         git(wt, "am", "--abort", check=False)
         raise Error(_am_failure(p.stdout + p.stderr, name))
+
+
+def _am_all(base, series, wt, names, step):
+    """git am @names one by one onto @wt (at the base); on a failure put
+    @wt back at the base and raise, nothing half-applied."""
+    for i, name in enumerate(names, 1):
+        progress(step, f"[{i}/{len(names)}] {name}", base.name)
+        try:
+            am(wt, series.path(name), name)
+        except Error:
+            reset_to_base(wt, base)
+            raise
 
 
 def apply(base, series, variant="series", upto=None):
@@ -127,36 +134,13 @@ def apply(base, series, variant="series", upto=None):
     names = series.names if upto is None else series.names[:upto]
     if variant == "plain":
         names = []
-    stamp = os.path.join(OUT, "src", f"{base.name}+{variant}.applied")
-    if os.path.exists(stamp) and \
-            open(stamp).read() == _applied_key(base, series, wt, names):
+    if worktree.is_applied(base, series, variant, names):
         return wt
+    worktree.clear_applied(base, variant)
     reset_to_base(wt, base)
-    if os.path.exists(stamp):
-        os.unlink(stamp)
-    for i, name in enumerate(names, 1):
-        progress("apply", f"[{i}/{len(names)}] {name}", base.name)
-        try:
-            am(wt, series.path(name), name)
-        except Error:
-            reset_to_base(wt, base)
-            raise
+    _am_all(base, series, wt, names, "apply")
     record_applied(base, series, variant, names)
     return wt
-
-
-def _applied_key(base, series, wt, names):
-    return (f"{base.commit} {series.digest()} {len(names)}\n"
-            f"{git(wt, 'rev-parse', 'HEAD')}\n")
-
-
-def record_applied(base, series, variant, names):
-    """Note that the worktree of @variant holds @names applied, so that
-    the next apply() leaves it (and the builds' mtimes) alone."""
-    wt = base.worktree(variant)
-    stamp = os.path.join(OUT, "src", f"{base.name}+{variant}.applied")
-    with open(stamp, "w") as f:
-        f.write(_applied_key(base, series, wt, names))
 
 
 def _cover_text(series):
@@ -190,13 +174,7 @@ def _materialize(base, series, wt):
     series.validate()
     reset_to_base(wt, base)
     git(wt, "checkout", "-q", "-B", "series-edit", base.commit)
-    for i, name in enumerate(series.names, 1):
-        progress("edit", f"[{i}/{len(series.names)}] {name}", base.name)
-        try:
-            am(wt, series.path(name), name)
-        except Error:
-            reset_to_base(wt, base)
-            raise
+    _am_all(base, series, wt, series.names, "edit")
     git(wt, "config", "branch.series-edit.description", _cover_text(series))
     return wt
 
@@ -296,11 +274,7 @@ def b4_roundtrip(base, mbox_path, workdir):
     """b4 am -m the mbox offline and git am the result onto the base in
     a scratch worktree; return the number of patches applied."""
     ensure_dir(workdir)
-    wt = os.path.join(workdir, "tree")
-    if os.path.exists(wt):
-        git(base.repo, "worktree", "remove", "--force", wt, check=False)
-    git(base.repo, "worktree", "add", "-q", "--detach", wt, base.commit)
-    try:
+    with worktree.scratch(base, os.path.join(workdir, "tree")) as wt:
         bdir = ensure_dir(workdir, "b4")
         run(["b4", "-n", "am", "-m", mbox_path, "-o", bdir, "-n", "series"],
             cwd=wt, capture=True,
@@ -313,5 +287,3 @@ def b4_roundtrip(base, mbox_path, workdir):
         if p.returncode != 0:
             raise Error("git am of b4's output failed:\n" + p.stdout + p.stderr)
         return int(git(wt, "rev-list", "--count", f"{base.commit}..HEAD"))
-    finally:
-        git(base.repo, "worktree", "remove", "--force", wt, check=False)
