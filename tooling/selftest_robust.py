@@ -251,3 +251,54 @@ def broken_worktrees_are_recreated(fx):
     assert not os.path.lexists(worktree.stamp_path(b, "broken"))
     # the names checks.py imports from series stay importable
     from .series import am, reset_to_base, record_applied  # noqa: F401
+
+
+# --- 4. export does not depend on git's pack state -----------------------
+
+def _bulk_kernel(fx, n=17000):
+    """A clone of the fixture kernel with @n more (loose) objects on a
+    side branch: enough that git's automatic abbreviation is 8 digits
+    once they are packed, 7 while they are loose."""
+    bulk = os.path.join(fx.root, "bulk")
+    if os.path.isdir(bulk):
+        return bulk
+    _st().sh(fx.root, "git", "clone", "-q", "--no-hardlinks", fx.kernel,
+             bulk)
+    blobs = os.path.join(fx.root, "bulk-blobs")
+    os.makedirs(blobs)
+    paths = []
+    for i in range(n):
+        p = os.path.join(blobs, str(i))
+        with open(p, "w") as f:
+            f.write(f"blob {i}\n")
+        paths.append(p)
+    ids = subprocess.run(["git", "-C", bulk, "hash-object", "-w",
+                          "--stdin-paths"], input="\n".join(paths) + "\n",
+                         capture_output=True, text=True,
+                         check=True).stdout.split()
+    tree = subprocess.run(["git", "-C", bulk, "mktree"], input="".join(
+        f"100644 blob {h}\tf{i}\n" for i, h in enumerate(ids)),
+        capture_output=True, text=True, check=True).stdout.strip()
+    commit = _st().sh(bulk, "git", "commit-tree", "-m", "bulk", tree)
+    _st().sh(bulk, "git", "update-ref", "refs/heads/bulk", commit)
+    shutil.rmtree(blobs)
+    return bulk
+
+
+@test
+def export_is_the_same_after_a_repack(fx):
+    from .base import get_base
+    from .series import export, _materialize
+    bulk = _bulk_kernel(fx)
+    b = get_base(bulk)
+    s = tree_copy(fx, "tree-repack")
+    wt = _materialize(b, s, b.worktree("edit"))
+    export(b, s, wt)
+    first = read_patches(s)
+    # gc repacks only local objects (-l); repack -a also takes in the
+    # ones the --shared clone borrows: 17000 packed objects
+    _st().sh(b.repo, "git", "gc", "-q")
+    _st().sh(b.repo, "git", "repack", "-adq")
+    export(b, s, wt)
+    for f, data in read_patches(s).items():
+        assert first[f] == data, f"a repack changed {f}"

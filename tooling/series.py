@@ -16,8 +16,12 @@ COVER = "0000-cover-letter.patch"
 
 # The one set of format-patch options used by 'export'.  They make the
 # output a function of the commits alone: no commit ids (--zero-commit),
-# no git version (--no-signature), a fixed diffstat width.
+# no git version (--no-signature), a fixed diffstat width, and fixed
+# index abbreviations, diff algorithm and context (git's automatic
+# abbreviation grows with the number of *packed* objects: a gc or a
+# --shared clone would rewrite every index line; review F9).
 FORMAT_PATCH = ["format-patch", "--zero-commit", "--no-signature",
+                "--abbrev=12", "--diff-algorithm=myers", "-U3",
                 "--cover-letter", "--cover-from-description=subject",
                 "--numbered", "--stat=72", "--stat-graph-width=20",
                 "--subject-prefix=PATCH", "--filename-max-length=64",
