@@ -302,3 +302,72 @@ def export_is_the_same_after_a_repack(fx):
     export(b, s, wt)
     for f, data in read_patches(s).items():
         assert first[f] == data, f"a repack changed {f}"
+
+
+# --- 5. export: no dirty or paused worktree, no foreign file deleted ----
+
+@test
+def export_refuses_dirty_or_paused_worktree(fx):
+    from .base import get_base
+    from .series import export, _materialize
+    b = get_base(fx.kernel)
+    s = tree_copy(fx, "tree-dirty")
+    before = read_patches(s)
+    wt = _materialize(b, s, b.worktree("edit"))
+    f = os.path.join(wt, "kernel/dma/swiotlb.c")
+    with open(f, "a") as g:
+        g.write("/* not committed */\n")
+    _st().expect_error(lambda: export(b, s, wt), "uncommitted changes")
+    _st().sh(wt, "git", "checkout", "--", ".")
+    # a rebase -i paused at an 'edit' line
+    env = dict(os.environ, GIT_SEQUENCE_EDITOR="sed -i 1s/^pick/edit/")
+    subprocess.run(["git", "-C", wt, "rebase", "-q", "-i", fx.base],
+                   env=env, capture_output=True, check=True)
+    err = _st().expect_error(lambda: export(b, s, wt), "rebase",
+                             "in progress")
+    assert len(err.splitlines()) == 1, err
+    _st().sh(wt, "git", "rebase", "--abort")
+    # a paused am
+    p = s.path(s.names[0])
+    r = subprocess.run(["git", "-C", wt, "am", "-q", p],
+                       capture_output=True)
+    assert r.returncode, "the patch applied twice?"
+    _st().expect_error(lambda: export(b, s, wt), "am", "in progress")
+    _st().sh(wt, "git", "am", "--abort")
+    assert read_patches(s) == before, "a refused export wrote patches/"
+    export(b, s, wt)
+    assert read_patches(s) == before
+
+
+@test
+def export_keeps_files_it_did_not_write(fx):
+    from .base import get_base
+    from .series import export, _materialize
+    b = get_base(fx.kernel)
+    s = tree_copy(fx, "tree-wip")
+    wt = _materialize(b, s, b.worktree("edit"))
+    wip = os.path.join(s.pdir, "0099-wip-not-in-series.patch")
+    with open(wip, "w") as f:
+        f.write("my work in progress\n")
+    # drop the last patch and rename the second: both old files go
+    _st().sh(wt, "git", "reset", "-q", "--hard", "HEAD~1")
+    _st().sh(wt, "git", "commit", "-q", "--amend", "-m",
+             "swiotlb: line twenty, renamed\n\nWhy.\n\n"
+             "Signed-off-by: T <t@example.org>")
+    names = export(b, s, wt)
+    left = sorted(os.listdir(s.pdir))
+    assert os.path.exists(wip), "export deleted a file it did not write"
+    assert fx.names[1] not in left and fx.names[2] not in left, left
+    assert names[1] in left and len(left) == 4, left
+    # a file of the name export would write, not in the series: refused
+    with open(os.path.join(wt, "kernel/dma/swiotlb.c"), "a") as f:
+        f.write("int one_more;\n")
+    _st().sh(wt, "git", "commit", "-q", "-a", "-m",
+             "swiotlb: one more\n\nWhy.\n\nSigned-off-by: T <t@example.org>")
+    clash = os.path.join(s.pdir, "0003-swiotlb-one-more.patch")
+    with open(clash, "w") as f:
+        f.write("someone else's\n")
+    s = fx.series().__class__(s.top)        # the series export wrote
+    _st().expect_error(lambda: export(b, s, wt), "0003-swiotlb-one-more",
+                       "not in the series")
+    assert open(clash).read() == "someone else's\n"

@@ -202,7 +202,10 @@ def format_patches(wt, base_commit, tip, outdir):
 def export(base, series, wt):
     """Write the commits base..series-edit of @wt back to patches/ and
     rewrite the patch names in the series file, keeping its comments
-    at the same positions."""
+    at the same positions.  Refuses an edit worktree with uncommitted
+    changes or a paused rebase/am; removes only patches that the series
+    listed, never a file it did not write."""
+    worktree.check_clean(wt, "edit worktree")
     n = int(git(wt, "rev-list", "--count", f"{base.commit}..series-edit"))
     if n == 0:
         raise Error(f"{wt}: branch series-edit has no commits on the base")
@@ -211,9 +214,24 @@ def export(base, series, wt):
         os.unlink(f)
     format_patches(wt, base.commit, "series-edit", tmp)
     made = sorted(os.listdir(tmp))
-    for f in glob.glob(os.path.join(series.pdir, "*.patch")):
-        if os.path.basename(f) not in made:
+    listed = {os.path.basename(x) for x in series.names} | {COVER}
+    for f in made:
+        dst = os.path.join(series.pdir, f)
+        if f not in listed and os.path.exists(dst) and \
+                open(dst, "rb").read() != \
+                open(os.path.join(tmp, f), "rb").read():
+            raise Error(f"patches/{f} is not in the series and differs "
+                        f"from the patch export would write there: move "
+                        f"it away first")
+    for f in sorted(glob.glob(os.path.join(series.pdir, "*.patch"))):
+        b = os.path.basename(f)
+        if b in made:
+            continue
+        if b in listed:
             os.unlink(f)
+        else:
+            progress("export", f"kept patches/{b}: not in the series and "
+                     f"not written by this export")
     for f in made:
         dst = os.path.join(series.pdir, f)
         data = open(os.path.join(tmp, f), "rb").read()
