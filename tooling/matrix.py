@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+from . import schema
 from .common import TOP, OUT, Error, progress, run, git, need, ensure_dir
 
 FRAG_DIR = os.path.join(TOP, "kernel-config-fragments")
@@ -28,33 +29,24 @@ BAD_CONSOLE = re.compile(
 
 
 def load(path=os.path.join(TOP, "test-matrix.yaml")):
-    """Read and check the matrix description."""
-    try:
-        import yaml
-    except ImportError:
-        raise Error("python3-yaml is missing: apt-get install python3-yaml "
-                    "(and run the tool with Debian's /usr/bin/python3)")
-    with open(path) as f:
-        m = yaml.safe_load(f)
-    for key in ("defaults", "kernels", "rows"):
-        if key not in m:
-            raise Error(f"{path}: no '{key}' section")
-    for name, k in m["kernels"].items():
-        for key in ("arch", "fragments", "image"):
-            if key not in k:
-                raise Error(f"{path}: kernel {name} lacks '{key}'")
+    """Read the matrix description and check it: every key against
+    schema.MATRIX, then what the keys refer to."""
+    m = schema.load(path, schema.MATRIX)
+    for kname, k in m["kernels"].items():
         for frag in k["fragments"]:
             if not os.path.isfile(os.path.join(FRAG_DIR, frag + ".config")):
-                raise Error(f"{path}: kernel {name}: no fragment "
+                raise Error(f"{schema.where(path, k, 'fragments')}: kernel "
+                            f"{kname}: no fragment "
                             f"kernel-config-fragments/{frag}.config")
     for r in m["rows"]:
-        if r.get("kernel") not in m["kernels"]:
-            raise Error(f"{path}: row {r.get('name')} names unknown kernel "
-                        f"{r.get('kernel')}")
+        if r["kernel"] not in m["kernels"]:
+            raise Error(f"{schema.where(path, r, 'kernel')}: row "
+                        f"{r['name']} names unknown kernel {r['kernel']}")
         if r.get("boot", True):
             for key in ("qemu", "console", "mode"):
                 if key not in r:
-                    raise Error(f"{path}: row {r['name']} lacks '{key}'")
+                    raise Error(f"{schema.where(path, r)}: row {r['name']} "
+                                f"lacks '{key}' (or say 'boot: false')")
     return m
 
 

@@ -250,7 +250,8 @@ def broken_worktrees_are_recreated(fx):
     assert not os.path.lexists(wt)
     assert not os.path.lexists(worktree.stamp_path(b, "broken"))
     # the names checks.py imports from series stay importable
-    from .series import am, reset_to_base, record_applied  # noqa: F401
+    from . import series
+    assert series.am and series.reset_to_base and series.record_applied
 
 
 # --- 4. export does not depend on git's pack state -----------------------
@@ -371,3 +372,95 @@ def export_keeps_files_it_did_not_write(fx):
     _st().expect_error(lambda: export(b, s, wt), "0003-swiotlb-one-more",
                        "not in the series")
     assert open(clash).read() == "someone else's\n"
+
+
+# --- 6. YAML: one schema for test-matrix.yaml and bench.yaml -------------
+
+def _yaml_error(fx, loader, text, *words):
+    """@loader on a file holding @text fails with one line naming
+    the file and @words."""
+    path = os.path.join(fx.root, "bad.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    err = _st().expect_error(lambda: loader(path), "bad.yaml", *words)
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@test
+def matrix_yaml_is_validated(fx):
+    from .common import TOP
+    from .matrix import load
+    real = open(os.path.join(TOP, "test-matrix.yaml")).read()
+    load()                                      # the real one is fine
+    typo = real.replace("    append: swiotlb=force\n",
+                        "    apend: swiotlb=force\n", 1)
+    err = _yaml_error(fx, load, typo, "row x86_64", "unknown key 'apend'")
+    line = typo.splitlines().index("    apend: swiotlb=force") + 1
+    assert f"bad.yaml:{line}:" in err, err
+    _yaml_error(fx, load, real.replace("  - name: x86_64-xen\n",
+                                       "  - name: x86_64\n"),
+                "row x86_64", "duplicate name")
+    _yaml_error(fx, load, real.replace("  - name: x86_64-xen\n",
+                                       "  - nam: x86_64-xen\n"),
+                "row 5", "no 'name'")
+    _yaml_error(fx, load, real.replace("timeout: 420", "timeout: 7m"),
+                "defaults: timeout", "want an integer", "'7m'")
+    _yaml_error(fx, load, real.replace(
+        "fragments: [common, arch-x86_64, iommu-x86_64, xen-x86_64]",
+        "fragments: common"), "kernel x86_64: fragments",
+        "want a list of a string")
+    _yaml_error(fx, load, real.replace("    boot: false ",
+                                       "    boot: no-way "),
+                "row x86_64-xen: boot", "true or false")
+    _yaml_error(fx, load, real.replace("kernels:\n", "kernels:\n  x: [\n"),
+                "bad.yaml:")                    # malformed
+    _yaml_error(fx, load, "", "empty", "defaults, kernels, rows")
+    _yaml_error(fx, load, "# only a comment\n", "empty")
+    _yaml_error(fx, load, "- a list\n", "want a mapping")
+    _yaml_error(fx, load, real.replace("rows:\n", "rowz:\n"),
+                "unknown key 'rowz'")
+    _yaml_error(fx, load, real + "defaults: {}\n", "duplicate key "
+                "'defaults'")
+    _yaml_error(fx, load, real.replace("    kernel: arm64\n",
+                                       "    kernel: arm65\n", 1),
+                "row arm64", "unknown kernel arm65")
+    # the keys announced for later are accepted now
+    future = real.replace("    mode: iommu\n", "    mode: iommu\n"
+                          "    forbid: ['swiotlb buffer is full']\n"
+                          "    flaky_ok: false\n", 1) + \
+        ("sweep:\n  - name: arm-32\n    arch: arm\n"
+         "    cross: arm-linux-gnueabihf-\n    fragments: [common]\n"
+         "    config: [CONFIG_SWIOTLB=y]\n    objects: [kernel/dma/]\n"
+         "    link: true\n    ci: false\n    needs: SWIOTLB_DYNAMIC\n")
+    path = os.path.join(fx.root, "future.yaml")
+    with open(path, "w") as f:
+        f.write(future)
+    m = load(path)
+    assert m["sweep"][0]["link"] is True and \
+        m["rows"][1]["forbid"] == ["swiotlb buffer is full"], m
+    _yaml_error(fx, load, future.replace("    link: true", "    lnk: true"),
+                "sweep arm-32", "unknown key 'lnk'")
+
+
+@test
+def bench_yaml_is_validated(fx):
+    from .common import TOP
+    from .bench import load
+    real = open(os.path.join(TOP, "bench.yaml")).read()
+    load()
+    _yaml_error(fx, load, real.replace("{name: ours, kernel: ours,",
+                                       "{name: ours, kernl: ours,"),
+                "row ours", "unknown key 'kernl'")
+    _yaml_error(fx, load, real.replace("{name: ours-tiny,",
+                                       "{name: ours,"),
+                "row ours", "duplicate name")
+    _yaml_error(fx, load, real.replace("reps: 5", "reps: five"),
+                "reps", "want an integer")
+    _yaml_error(fx, load, real.replace("  wall:\n    qemu:",
+                                       "  wall:\n    qemo:"),
+                "clock wall", "unknown key 'qemo'")
+    _yaml_error(fx, load, real.replace("  base:     {base: debian-6.1, ",
+                                       "  base:     {bse: debian-6.1, "),
+                "kernel base", "unknown key 'bse'")
+    _yaml_error(fx, load, "", "empty")
