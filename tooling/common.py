@@ -55,6 +55,16 @@ class Error(Exception):
     """A failure with a message meant for the user; no traceback."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the tool was (patchtree installs the
+    handler), so that every finally: block runs (QEMU is killed).  A
+    KeyboardInterrupt: 'except Exception' does not swallow it."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def progress(step, what, row=None):
     """Print one progress line: elapsed time, step, row, message."""
     el = time.monotonic() - _T0
@@ -110,7 +120,8 @@ def run(cmd, cwd=None, env=None, log=None, check=True, capture=False,
     except FileNotFoundError as e:
         if cwd and not os.path.isdir(cwd):
             raise Error(f"{cwd}: no such directory (to run {cmd[0]} in)")
-        if e.filename in (cmd[0], None) and shutil.which(cmd[0]) is None:
+        if e.filename in (cmd[0], None) and \
+                shutil.which(cmd[0], path=full_env.get("PATH")) is None:
             raise missing_tool(cmd[0])
         raise
     if check and p.returncode != 0:

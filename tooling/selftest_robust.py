@@ -464,3 +464,89 @@ def bench_yaml_is_validated(fx):
                                        "  base:     {bse: debian-6.1, "),
                 "kernel base", "unknown key 'bse'")
     _yaml_error(fx, load, "", "empty")
+
+
+# --- 7. every error is one line, never a traceback -----------------------
+
+def _patchtree(*args, env=None):
+    from .common import TOP
+    return subprocess.run([sys.executable, os.path.join(TOP, "patchtree")]
+                          + list(args), capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})),
+                          stdin=subprocess.DEVNULL, timeout=120)
+
+
+@test
+def errors_are_one_line(fx):
+    from .common import run, one_line, Error
+    # a program that is not installed: named, with its package
+    err = _st().expect_error(lambda: run(["sparse", "--version"],
+                                         env={"PATH": "/nonexistent"}),
+                             "'sparse' not found", "apt-get install sparse")
+    with environ(PATH="/nonexistent"):
+        err = _st().expect_error(lambda: run(["sparse", "--version"]),
+                                 "'sparse' not found",
+                                 "apt-get install sparse")
+        try:
+            subprocess.run(["sparse"])
+        except FileNotFoundError as e:
+            assert one_line(e) == err, one_line(e)
+    # a missing file (a patch named in series): named
+    missing = os.path.join(fx.root, "patches", "0042-gone.patch")
+    try:
+        open(missing)
+    except OSError as e:
+        assert one_line(e) == f"{missing}: No such file or directory", \
+            one_line(e)
+    # a bug: its type, message and place, on one line
+    try:
+        {}["name"]
+    except KeyError as e:
+        line = one_line(e)
+        assert line.startswith("internal error: KeyError: 'name' (at "
+                               "tooling/selftest_robust.py:"), line
+    assert one_line(Error("x")) == "x"
+    # through patchtree's main(): an Error, an OSError, argparse options
+    # after the command
+    p = _patchtree("base", "--base", os.path.join(fx.root, "nope"))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and \
+        "no such directory" in p.stderr, p.stderr
+    p = _patchtree("--base", fx.kernel, "mbox", "/proc/nope/x.mbox")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and \
+        p.stderr.startswith("error: /proc/nope"), p.stderr
+    assert p.stderr.count("\n") == 1, p.stderr
+
+
+# --- 10. doctor: each missing program, with its Debian package ------------
+
+@test
+def doctor_names_missing_tool_and_package(fx):
+    from . import doctor
+    want = doctor.needs("check")
+    bindir = os.path.join(fx.root, "doctor-bin")
+    os.makedirs(bindir, exist_ok=True)
+    for n in want:
+        kind, what = doctor.WHAT.get(n, ("program", n))[:2]
+        real = shutil.which(what) if kind == "program" else None
+        if real and what != "rsync":
+            dst = os.path.join(bindir, what)
+            if not os.path.lexists(dst):
+                os.symlink(real, dst)
+    py = os.path.join(bindir, "python3")      # the scripts' python3
+    if not os.path.lexists(py):
+        os.symlink(sys.executable, py)
+    with environ(PATH=bindir):
+        assert "rsync" in [m[0] for m in doctor.missing(want)]
+        err = _st().expect_error(lambda: doctor.require("check"),
+                                 "rsync (package rsync",
+                                 "headers_install", "apt-get install rsync")
+        assert len(err.splitlines()) == 1, err
+        assert "sparse" not in err, err
+        # selftest needs less than check: rsync is not among it
+        assert "rsync" not in [m[0] for m in
+                               doctor.missing(doctor.needs("selftest"))]
+    # a command of the tool, on a PATH without git
+    p = _patchtree("--base", fx.kernel, "apply",
+                   env={"PATH": "/nonexistent"})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and \
+        "git (package git" in p.stderr, p.stderr

@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: GPL-2.0
+"""./patchtree doctor: is everything the tool runs installed?
+
+Every command calls require() first, which checks only what that
+command uses (NEEDS) and fails with one line naming each missing piece
+and the Debian package that provides it.  It is cheap: PATH lookups,
+file tests, one module lookup; a 'python3' subprocess only for the
+commands that run checkpatch.
+
+To add a requirement: one line in WHAT (how to test it, its package),
+then its name in NEEDS under the commands that use it.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+from .common import PACKAGE_OF, ENV, Error
+
+# name -> (kind, what to test, Debian package, why)
+#   kind 'program': shutil.which(what); 'header': any of the files
+#   exists; 'module': the tool's own Python imports it; 'pymodule': the
+#   'python3' on PATH (what the kernel's scripts run) imports it.
+WHAT = {
+    "git": ("program", "git", None, "every tree"),
+    "tar": ("program", "tar", None, "unpacking Debian's linux-source"),
+    "xz": ("program", "xz", None, "linux-source-*.tar.xz"),
+    "dpkg-query": ("program", "dpkg-query", None, "the base's version"),
+    "make": ("program", "make", None, "kernel builds"),
+    "gcc": ("program", "gcc", None, "kernel builds, the x86_64 guest"),
+    "bc": ("program", "bc", None, "kernel builds"),
+    "bison": ("program", "bison", None, "kernel builds (Kconfig)"),
+    "flex": ("program", "flex", None, "kernel builds (Kconfig)"),
+    "perl": ("program", "perl", None, "kernel builds, checkpatch"),
+    "rsync": ("program", "rsync", None, "6.1's make headers_install"),
+    "cpio": ("program", "cpio", None, "kernel builds (kheaders)"),
+    "python3": ("program", "python3", None, "kunit.py, spdxcheck.py"),
+    "ccache": ("program", "ccache", None, "faster rebuilds (optional)"),
+    "sparse": ("program", "sparse", None, "the sparse check (C=2)"),
+    "b4": ("program", "b4", None, "the b4 round trip"),
+    "timeout": ("program", "timeout", None, "bench"),
+    "gnuplot": ("program", "gnuplot", None, "bench's pool.png (optional)"),
+    "libssl-dev": ("header", ("/usr/include/openssl/ssl.h",), "libssl-dev",
+                   "kernel builds (certs, sign-file)"),
+    "libelf-dev": ("header", ("/usr/include/libelf.h",
+                              "/usr/include/gelf.h"), "libelf-dev",
+                   "kernel builds (objtool)"),
+    "yaml": ("module", "yaml", "python3-yaml", "test-matrix.yaml"),
+    "ply": ("pymodule", "ply", "python3-ply",
+            "checkpatch's SPDX check (else it silently passes)"),
+    "gitpython": ("pymodule", "git", "python3-git",
+                  "checkpatch's SPDX check (else it silently passes)"),
+}
+
+OPTIONAL = {"ccache", "gnuplot"}
+
+_BASE = ["git", "tar", "xz", "dpkg-query"]
+_BUILD = _BASE + ["make", "gcc", "bc", "bison", "flex", "perl", "rsync",
+                  "cpio", "libssl-dev", "libelf-dev", "yaml", "ccache"]
+_CHECK = _BUILD + ["sparse", "ply", "gitpython"]
+
+# command -> what it needs; rows add their compilers and QEMU (row_needs)
+NEEDS = {
+    "doctor": [],
+    "selftest": ["git", "tar", "xz", "b4", "yaml"],
+    "base": _BASE,
+    "apply": _BASE,
+    "mbox": _BASE,
+    "edit": _BASE,
+    "export": _BASE,
+    "check": _CHECK,
+    "kunit": _BUILD + ["python3"],
+    "build": _BUILD,
+    "boot": _BUILD,
+    "matrix": _CHECK,
+    "test": _CHECK + ["python3", "b4"],
+    "bench": _BUILD + ["timeout", "gnuplot", "qemu-system-x86_64"],
+}
+BOOTS = {"boot", "matrix", "test"}       # rows are booted, not only built
+ROWS = {"build", "boot", "matrix", "test"}
+
+
+def package(name):
+    kind, what, pkg, _ = WHAT.get(name, ("program", name, None, ""))
+    return pkg or PACKAGE_OF.get(what, what)
+
+
+def _pymodules_ok(mods):
+    """Which of @mods the 'python3' on PATH cannot import."""
+    py = shutil.which("python3")
+    if not py:
+        return list(mods)
+    bad = []
+    for m in mods:
+        p = subprocess.run([py, "-c", f"import {m}"], env=dict(os.environ,
+                           **ENV), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        if p.returncode:
+            bad.append(m)
+    return bad
+
+
+def missing(names):
+    """[(name, package, why, fix)] of @names that are not installed;
+    fix is None when 'apt-get install package' is the fix."""
+    out, pymods = [], []
+    for n in dict.fromkeys(names):
+        kind, what, _, why = WHAT.get(n, ("program", n, None, "a row"))
+        if kind == "program":
+            ok = shutil.which(what) is not None
+        elif kind == "header":
+            ok = any(os.path.exists(f) for f in what)
+        elif kind == "module":
+            ok = importlib.util.find_spec(what) is not None
+        else:
+            pymods.append(n)
+            continue
+        if not ok:
+            out.append((n, package(n), why, None))
+    if pymods:
+        bad = _pymodules_ok([WHAT[n][1] for n in pymods])
+        py = shutil.which("python3") or "python3"
+        for n in pymods:
+            mod, why, fix = WHAT[n][1], WHAT[n][3], None
+            if mod not in bad:
+                continue
+            if os.path.realpath(py) != os.path.realpath(sys.executable) \
+                    and importlib.util.find_spec(mod) is not None:
+                # installed, but the scripts run another python3
+                fix = (f"'python3' on PATH is {py}, not {sys.executable}"
+                       f" (which has them): put "
+                       f"{os.path.dirname(sys.executable)} first in PATH")
+            out.append((n, package(n), f"{why}; {py} cannot import {mod}",
+                        fix))
+    return out
+
+
+def row_needs(args, boot):
+    """The compilers (and, when @boot, the QEMU binaries) of the rows
+    that @args selects."""
+    from . import matrix
+    m = matrix.load()
+    out = []
+    for r in matrix.select_rows(m, getattr(args, "rows", None) or []):
+        k = m["kernels"][r["kernel"]]
+        out.append(k.get("cross", "") + "gcc")
+        if k.get("guest_cc"):
+            out.append(k["guest_cc"])
+        if boot and r.get("boot", True) and r.get("qemu"):
+            out.append(r["qemu"].split()[0])
+    return out
+
+
+def needs(cmd, args=None):
+    """What command @cmd needs, with the given @args (rows, --base)."""
+    names = list(NEEDS.get(cmd, []))
+    if args is not None and getattr(args, "base", None) and \
+            not args.base.startswith("debian-"):
+        names = [n for n in names if n not in ("tar", "xz", "dpkg-query")]
+    if cmd in ROWS and args is not None:
+        names += row_needs(args, cmd in BOOTS)
+    return names
+
+
+def require(cmd, args=None):
+    """Fail with one line naming every missing requirement of @cmd and
+    its Debian package; optional ones are not required."""
+    gone = [m for m in missing(needs(cmd, args)) if m[0] not in OPTIONAL]
+    if gone:
+        raise Error(f"'{cmd}' needs what is not installed: "
+                    + "; ".join(f"{n} (package {p}: {why})"
+                                for n, p, why, _ in gone)
+                    + "".join(sorted({f"; {f}" for *_, f in gone if f}))
+                    + _install_line(gone))
+
+
+def _install_line(gone):
+    pkgs = sorted({p for _, p, _, fix in gone if not fix})
+    return f" -- apt-get install {' '.join(pkgs)}" if pkgs else ""
+
+
+def report(args=None):
+    """./patchtree doctor: every requirement of every command, and what
+    is missing; return the number of required ones missing."""
+    every = list(WHAT)
+    from . import matrix
+    try:
+        m = matrix.load()
+        for k in m["kernels"].values():
+            every += [k.get("cross", "") + "gcc", k.get("guest_cc")]
+        every += [r["qemu"].split()[0] for r in m["rows"] if r.get("qemu")]
+    except Error as e:
+        print(f"doctor: {e}")
+    every = [n for n in dict.fromkeys(every) if n]
+    gone = {m[0]: m for m in missing(every)}
+    bad = 0
+    for n in every:
+        p = package(n)
+        state = "ok"
+        if n in gone:
+            state = "optional, missing" if n in OPTIONAL else "MISSING"
+            bad += n not in OPTIONAL
+        print(f"  {n:<30} {p:<30} {state}")
+    print(f"python: {sys.executable} (the tool); python3 on PATH: "
+          f"{shutil.which('python3')}")
+    need = [m for n, m in gone.items() if n not in OPTIONAL]
+    for fix in sorted({m[3] for m in need if m[3]}):
+        print(f"doctor: {fix}")
+    if need:
+        print(f"doctor: {bad} missing{_install_line(need)}")
+    else:
+        print("doctor: everything is installed")
+    return bad
