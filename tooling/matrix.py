@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -337,30 +338,42 @@ def run_qemu(cmd, console, tmo, samples=8):
     """Run QEMU with its output appended to @console, for at most @tmo
     seconds.  On timeout, ask its monitor for the CPU registers @samples
     times before killing it, so that a hung guest says where it hangs.
+    QEMU runs in its own process group, which is killed on every way
+    out: the end, a timeout, an exception, Ctrl-C or SIGTERM.
     Return (timed out?, the program counters read)."""
     mdir = tempfile.mkdtemp(prefix="patchtree-mon.")
     sock = os.path.join(mdir, "monitor")
     cmd = cmd + ["-monitor", f"unix:{sock},server=on,wait=off"]
     pcs = []
+    p = None
     try:
         with open(console, "a") as f:
             f.write(f"$ {shlex.join(cmd)}\n")
             f.flush()
             p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
             try:
                 p.wait(timeout=tmo)
                 return False, pcs
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                pcs = monitor_pcs(sock, samples)
-            finally:
-                p.kill()
-                p.wait()
+            pcs = monitor_pcs(sock, samples)
             return True, pcs
     finally:
+        if p is not None:
+            kill_group(p)
         shutil.rmtree(mdir, ignore_errors=True)
+
+
+def kill_group(p):
+    """SIGKILL the process group that @p (started with
+    start_new_session) leads, whatever is left of it, and reap @p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    p.wait()
 
 
 PC_RE = re.compile(r"\b(?:RIP|PC|pc)=(?:0x)?([0-9a-fA-F]{8,16})\b")

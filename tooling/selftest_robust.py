@@ -550,3 +550,91 @@ def doctor_names_missing_tool_and_package(fx):
                    env={"PATH": "/nonexistent"})
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and \
         "git (package git" in p.stderr, p.stderr
+
+
+# --- 9. QEMU is killed on every way out ----------------------------------
+
+FAKE_QEMU_SLEEPS = r"""#!/bin/sh
+# a guest that never ends, with a helper process of its own
+sleep 300 &
+echo "$$ $!" > "$(dirname "$0")/pids"
+exec sleep 300
+"""
+
+
+def _alive(pid):
+    """Is @pid running (not gone, not a zombie)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gone(pids, secs=5):
+    t0 = time.monotonic()
+    while any(_alive(p) for p in pids):
+        if time.monotonic() - t0 > secs:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@test
+def qemu_is_killed_on_every_way_out(fx):
+    from .matrix import run_qemu
+    from .common import on_sigterm, Terminated
+    d = os.path.join(fx.root, "sleeps")
+    os.makedirs(d, exist_ok=True)
+    qemu = os.path.join(d, "qemu")
+    with open(qemu, "w") as f:
+        f.write(FAKE_QEMU_SLEEPS)
+    os.chmod(qemu, 0o755)
+    console = os.path.join(d, "console.log")
+    pidfile = os.path.join(d, "pids")
+
+    def pids():
+        for _ in range(100):
+            if os.path.exists(pidfile) and open(pidfile).read().strip():
+                return [int(x) for x in open(pidfile).read().split()]
+            time.sleep(0.05)
+        raise AssertionError("the fake QEMU did not start")
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    left = []
+    try:
+        # SIGTERM while the tool waits for QEMU
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        try:
+            run_qemu([qemu], console, 60, samples=0)
+            raise AssertionError("SIGTERM did not reach the wait")
+        except Terminated:
+            pass
+        left = pids()
+        assert _gone(left), f"QEMU or its helper survived SIGTERM: {left}"
+        # a timeout
+        os.unlink(pidfile)
+        assert run_qemu([qemu], console, 1, samples=0)[0]
+        left = pids()
+        assert _gone(left), f"QEMU survived its timeout: {left}"
+        # any exception in the wait (here: one raised by a timer signal)
+        os.unlink(pidfile)
+
+        def boom(signum, frame):
+            raise RuntimeError("boom")
+        signal.signal(signal.SIGALRM, boom)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        try:
+            run_qemu([qemu], console, 60, samples=0)
+        except RuntimeError:
+            pass
+        left = pids()
+        assert _gone(left), f"QEMU survived an exception: {left}"
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        for p in left:                      # never leave them behind
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
