@@ -8,7 +8,8 @@ file tests, one module lookup; a 'python3' subprocess only for the
 commands that run checkpatch.
 
 To add a requirement: one line in WHAT (how to test it, its package),
-then its name in NEEDS under the commands that use it.
+then its name in NEEDS under the commands that use it; 'name?' there
+means the command runs without it (a warning line, not an error).
 """
 
 import importlib.util
@@ -54,6 +55,7 @@ WHAT = {
                   "checkpatch's SPDX check (else it silently passes)"),
 }
 
+# never required (the tool works without them, slower or without a plot)
 OPTIONAL = {"ccache", "gnuplot"}
 
 _BASE = ["git", "tar", "xz", "dpkg-query"]
@@ -61,10 +63,11 @@ _BUILD = _BASE + ["make", "gcc", "bc", "bison", "flex", "perl", "rsync",
                   "cpio", "libssl-dev", "libelf-dev", "yaml", "ccache"]
 _CHECK = _BUILD + ["sparse", "ply", "gitpython"]
 
-# command -> what it needs; rows add their compilers and QEMU (row_needs)
+# command -> what it needs ('name?': only some of it needs that); rows
+# add their compilers and QEMU binaries (row_needs)
 NEEDS = {
     "doctor": [],
-    "selftest": ["git", "tar", "xz", "b4", "yaml"],
+    "selftest": ["git", "tar?", "xz?", "b4?", "yaml?"],
     "base": _BASE,
     "apply": _BASE,
     "mbox": _BASE,
@@ -107,7 +110,7 @@ def missing(names):
     """[(name, package, why, fix)] of @names that are not installed;
     fix is None when 'apt-get install package' is the fix."""
     out, pymods = [], []
-    for n in dict.fromkeys(names):
+    for n in dict.fromkeys(x.rstrip("?") for x in names):
         kind, what, _, why = WHAT.get(n, ("program", n, None, "a row"))
         if kind == "program":
             ok = shutil.which(what) is not None
@@ -167,8 +170,15 @@ def needs(cmd, args=None):
 
 def require(cmd, args=None):
     """Fail with one line naming every missing requirement of @cmd and
-    its Debian package; optional ones are not required."""
-    gone = [m for m in missing(needs(cmd, args)) if m[0] not in OPTIONAL]
+    its Debian package; for the optional ones, print a warning line."""
+    want = needs(cmd, args)
+    soft = OPTIONAL | {n[:-1] for n in want if n.endswith("?")}
+    gone = missing(want)
+    for n, p, why, _ in gone:
+        if n in soft and n not in OPTIONAL:
+            print(f"warning: {n} is missing (package {p}: {why})",
+                  file=sys.stderr)
+    gone = [m for m in gone if m[0] not in soft]
     if gone:
         raise Error(f"'{cmd}' needs what is not installed: "
                     + "; ".join(f"{n} (package {p}: {why})"
