@@ -121,6 +121,7 @@ def debian_base(ver):
 
     progress("base", f"unpacking {pkg} {version} (once per version)")
     _remove(stamp)
+    worktree.save_edit(name, repo)
     worktree.drop_all(name, repo)
     _remove(repo)
     ensure_dir(OUT, "base")

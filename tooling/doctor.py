@@ -74,7 +74,7 @@ NEEDS = {
     "edit": _BASE,
     "export": _BASE,
     "check": _CHECK,
-    "kunit": _BUILD + ["python3"],
+    "kunit": _BUILD + ["python3", "qemu-system-x86_64"],
     "build": _BUILD,
     "boot": _BUILD,
     "matrix": _CHECK,

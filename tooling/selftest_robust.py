@@ -194,6 +194,11 @@ def base_update_recreates_base_and_worktrees(fx):
         wt = apply(b1, s)
         apply(b1, s, "plain")
         assert os.path.isfile(os.path.join(src, "debian-6.1+series.applied"))
+        # unexported work in the edit worktree
+        from .series import _materialize
+        ewt = _materialize(b1, s, b1.worktree("edit"))
+        with open(os.path.join(ewt, "kernel/dma/swiotlb.c"), "a") as f:
+            f.write("/* uncommitted */\n")
         # the same version: nothing is re-created
         assert B.get_base("debian-6.1").commit == b1.commit
         # a security update of the package
@@ -203,6 +208,14 @@ def base_update_recreates_base_and_worktrees(fx):
         assert b2.commit != b1.commit, "the base was not re-created"
         assert not [e for e in os.listdir(src)
                     if e.startswith("debian-6.1+")], os.listdir(src)
+        kept = [e for e in os.listdir(os.path.dirname(b2.repo))
+                if e.startswith("debian-6.1.edit-")]
+        assert len(kept) == 1, kept
+        kept = os.path.join(os.path.dirname(b2.repo), kept[0])
+        assert len(os.listdir(kept)) == 4, os.listdir(kept)
+        assert "uncommitted" in open(os.path.join(kept,
+                                                  "uncommitted.diff")).read()
+        shutil.rmtree(kept)
         wt = apply(b2, fx.series())
         assert _st().sh(wt, "git", "rev-list", "--count",
                         f"{b2.commit}..HEAD") == "3"
@@ -248,6 +261,17 @@ def broken_worktrees_are_recreated(fx):
                     f"{fx.base}..HEAD") == "3"
     worktree.remove(b, "broken")
     assert not os.path.lexists(wt)
+    # an unusable edit worktree may hold work: moved aside, not deleted
+    ewt = b.worktree("edit")
+    with open(os.path.join(ewt, "wip.txt"), "w") as f:
+        f.write("work\n")
+    gitdir = open(os.path.join(ewt, ".git")).read().split(": ", 1)[1]
+    shutil.rmtree(gitdir.strip())
+    assert b.worktree("edit") == ewt
+    aside = [e for e in os.listdir(os.path.dirname(ewt))
+             if e.startswith(os.path.basename(ewt) + ".broken-")]
+    assert len(aside) == 1 and os.path.exists(os.path.join(
+        os.path.dirname(ewt), aside[0], "wip.txt")), aside
     assert not os.path.lexists(worktree.stamp_path(b, "broken"))
     # the names checks.py imports from series stay importable
     from . import series

@@ -13,8 +13,9 @@ is gone, a stamp without its worktree.
 import contextlib
 import os
 import shutil
+import time
 
-from .common import OUT, Error, git, ensure_dir
+from .common import OUT, Error, progress, git, ensure_dir
 
 SRC = os.path.join(OUT, "src")
 
@@ -60,10 +61,20 @@ def prune(repo):
 def ensure(base, variant):
     """Path of the tool's worktree for @variant, created at the base
     commit when missing or left unusable (by a crash, or by a base that
-    was re-created)."""
+    was re-created).  An unusable 'edit' worktree is moved aside, not
+    deleted: it may hold the user's work."""
     wt = path(base, variant)
     if _linked(wt, base.repo):
         return wt
+    if os.path.isdir(wt) and os.path.isdir(os.path.join(base.repo, ".git")):
+        # out/ was moved: git can mend the links
+        git(base.repo, "worktree", "repair", wt, check=False)
+        if _linked(wt, base.repo):
+            return wt
+    if variant == "edit" and os.path.isdir(wt) and os.listdir(wt):
+        aside = f"{wt}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(wt, aside)
+        progress("worktree", f"{wt} was no usable worktree: moved to {aside}")
     remove(base, variant)
     ensure_dir(SRC)
     git(base.repo, "worktree", "add", "-q", "-f", "--detach", wt,
@@ -88,6 +99,29 @@ def drop_all(name, repo=None):
                 _remove(os.path.join(SRC, entry))
     if repo:
         prune(repo)
+
+
+def save_edit(name, repo):
+    """Before the base repository @repo of @name is deleted (a new
+    package version): keep the user's work of its 'edit' worktree, the
+    commits of branch series-edit as patches and any uncommitted change
+    as a diff, in out/base/<name>.edit-<date>/.  Return that directory,
+    or None when there was nothing to keep."""
+    if not os.path.isdir(os.path.join(repo, ".git")) or git(
+            repo, "rev-parse", "-q", "--verify", "refs/heads/series-edit",
+            check=False).returncode != 0:
+        return None
+    dest = f"{repo}.edit-{time.strftime('%Y%m%d-%H%M%S')}"
+    ensure_dir(dest)
+    git(repo, "format-patch", "-q", "-o", dest, "base..series-edit")
+    wt = os.path.join(SRC, os.path.basename(repo) + "+edit")
+    if _linked(wt, repo):
+        diff = git(wt, "diff", "HEAD")
+        if diff:
+            with open(os.path.join(dest, "uncommitted.diff"), "w") as f:
+                f.write(diff + "\n")
+    progress("base", f"kept the edit branch of the old {name} in {dest}")
+    return dest
 
 
 @contextlib.contextmanager
