@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,15 +88,34 @@ def missing_tool(tool):
                  f"'apt-get install {PACKAGE_OF.get(tool, tool)}'")
 
 
+def python_dir():
+    """A directory whose one entry, python3, is the interpreter that runs
+    the tool.  It comes first in every command's PATH, so that the
+    kernel's Python scripts (kunit.py, checkpatch's spdxcheck.py) run
+    with the tool's Python and its Debian modules (python3-ply,
+    python3-git), not with whatever python3 is first in the user's PATH
+    (a pyenv shim, a venv: without ply, checkpatch's SPDX check silently
+    passes)."""
+    d = os.path.join(OUT, ".python")
+    link = os.path.join(d, "python3")
+    if os.path.realpath(link) != os.path.realpath(sys.executable):
+        os.makedirs(d, exist_ok=True)
+        tmp = f"{link}.{os.getpid()}"
+        os.symlink(sys.executable, tmp)
+        os.replace(tmp, link)
+    return d
+
+
 def run(cmd, cwd=None, env=None, log=None, check=True, capture=False,
         timeout=None, stdin=None):
     """Run @cmd (a list), its stdin /dev/null unless @stdin (text) is
-    given, in ENV.  With @log, stdout+stderr are appended to that file;
+    given, in ENV, with the tool's python3 first in PATH.  With @log, stdout+stderr are appended to that file;
     with @capture, returned as text.  Raise Error when @check and the
     command fails, naming the command and quoting the log's errors."""
     full_env = dict(os.environ, **ENV)
     if env:
         full_env.update(env)
+    full_env["PATH"] = python_dir() + os.pathsep + full_env.get("PATH", "")
     kw = dict(cwd=cwd, env=full_env, timeout=timeout)
     if stdin is not None:
         kw["input"] = stdin

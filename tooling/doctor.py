@@ -4,8 +4,7 @@
 Every command calls require() first, which checks only what that
 command uses (NEEDS) and fails with one line naming each missing piece
 and the Debian package that provides it.  It is cheap: PATH lookups,
-file tests, one module lookup; a 'python3' subprocess only for the
-commands that run checkpatch.
+file tests, module lookups.
 
 To add a requirement: one line in WHAT (how to test it, its package),
 then its name in NEEDS under the commands that use it; 'name?' there
@@ -15,15 +14,14 @@ means the command runs without it (a warning line, not an error).
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 
-from .common import PACKAGE_OF, ENV, Error
+from .common import PACKAGE_OF, Error
 
 # name -> (kind, what to test, Debian package, why)
 #   kind 'program': shutil.which(what); 'header': any of the files
-#   exists; 'module': the tool's own Python imports it; 'pymodule': the
-#   'python3' on PATH (what the kernel's scripts run) imports it.
+#   exists; 'module': the tool's Python has it (the kernel's Python
+#   scripts run with the same one: common.python_dir()).
 WHAT = {
     "git": ("program", "git", None, "every tree"),
     "tar": ("program", "tar", None, "unpacking Debian's linux-source"),
@@ -37,7 +35,6 @@ WHAT = {
     "perl": ("program", "perl", None, "kernel builds, checkpatch"),
     "rsync": ("program", "rsync", None, "6.1's make headers_install"),
     "cpio": ("program", "cpio", None, "kernel builds (kheaders)"),
-    "python3": ("program", "python3", None, "kunit.py, spdxcheck.py"),
     "ccache": ("program", "ccache", None, "faster rebuilds (optional)"),
     "sparse": ("program", "sparse", None, "the sparse check (C=2)"),
     "b4": ("program", "b4", None, "the b4 round trip"),
@@ -49,9 +46,9 @@ WHAT = {
                               "/usr/include/gelf.h"), "libelf-dev",
                    "kernel builds (objtool)"),
     "yaml": ("module", "yaml", "python3-yaml", "test-matrix.yaml"),
-    "ply": ("pymodule", "ply", "python3-ply",
+    "ply": ("module", "ply", "python3-ply",
             "checkpatch's SPDX check (else it silently passes)"),
-    "gitpython": ("pymodule", "git", "python3-git",
+    "gitpython": ("module", "git", "python3-git",
                   "checkpatch's SPDX check (else it silently passes)"),
 }
 
@@ -74,11 +71,11 @@ NEEDS = {
     "edit": _BASE,
     "export": _BASE,
     "check": _CHECK,
-    "kunit": _BUILD + ["python3", "qemu-system-x86_64"],
+    "kunit": _BUILD + ["qemu-system-x86_64"],
     "build": _BUILD,
     "boot": _BUILD,
     "matrix": _CHECK,
-    "test": _CHECK + ["python3", "b4"],
+    "test": _CHECK + ["b4", "qemu-system-x86_64"],
     "bench": _BUILD + ["timeout", "gnuplot", "qemu-system-x86_64"],
 }
 BOOTS = {"boot", "matrix", "test"}       # rows are booted, not only built
@@ -90,54 +87,19 @@ def package(name):
     return pkg or PACKAGE_OF.get(what, what)
 
 
-def _pymodules_ok(mods):
-    """Which of @mods the 'python3' on PATH cannot import."""
-    py = shutil.which("python3")
-    if not py:
-        return list(mods)
-    bad = []
-    for m in mods:
-        p = subprocess.run([py, "-c", f"import {m}"], env=dict(os.environ,
-                           **ENV), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        if p.returncode:
-            bad.append(m)
-    return bad
-
-
 def missing(names):
-    """[(name, package, why, fix)] of @names that are not installed;
-    fix is None when 'apt-get install package' is the fix."""
-    out, pymods = [], []
+    """[(name, package, why)] of @names that are not installed."""
+    out = []
     for n in dict.fromkeys(x.rstrip("?") for x in names):
         kind, what, _, why = WHAT.get(n, ("program", n, None, "a row"))
         if kind == "program":
             ok = shutil.which(what) is not None
         elif kind == "header":
             ok = any(os.path.exists(f) for f in what)
-        elif kind == "module":
-            ok = importlib.util.find_spec(what) is not None
         else:
-            pymods.append(n)
-            continue
+            ok = importlib.util.find_spec(what) is not None
         if not ok:
-            out.append((n, package(n), why, None))
-    if pymods:
-        bad = _pymodules_ok([WHAT[n][1] for n in pymods])
-        py = shutil.which("python3") or "python3"
-        for n in pymods:
-            mod, why, fix = WHAT[n][1], WHAT[n][3], None
-            if mod not in bad:
-                continue
-            if os.path.realpath(py) != os.path.realpath(sys.executable) \
-                    and importlib.util.find_spec(mod) is not None:
-                # installed, but the scripts run another python3
-                fix = (f"'python3' on PATH is {py}, not {sys.executable}"
-                       f" (which has them): put "
-                       f"{os.path.dirname(sys.executable)} first in PATH")
-            out.append((n, package(n), f"{why}; {py} cannot import {mod}",
-                        fix))
+            out.append((n, package(n), why))
     return out
 
 
@@ -174,7 +136,7 @@ def require(cmd, args=None):
     want = needs(cmd, args)
     soft = OPTIONAL | {n[:-1] for n in want if n.endswith("?")}
     gone = missing(want)
-    for n, p, why, _ in gone:
+    for n, p, why in gone:
         if n in soft and n not in OPTIONAL:
             print(f"warning: {n} is missing (package {p}: {why})",
                   file=sys.stderr)
@@ -182,14 +144,12 @@ def require(cmd, args=None):
     if gone:
         raise Error(f"'{cmd}' needs what is not installed: "
                     + "; ".join(f"{n} (package {p}: {why})"
-                                for n, p, why, _ in gone)
-                    + "".join(sorted({f"; {f}" for *_, f in gone if f}))
+                                for n, p, why in gone)
                     + _install_line(gone))
 
 
 def _install_line(gone):
-    pkgs = sorted({p for _, p, _, fix in gone if not fix})
-    return f" -- apt-get install {' '.join(pkgs)}" if pkgs else ""
+    return " -- apt-get install " + " ".join(sorted({m[1] for m in gone}))
 
 
 def report(args=None):
@@ -214,11 +174,9 @@ def report(args=None):
             state = "optional, missing" if n in OPTIONAL else "MISSING"
             bad += n not in OPTIONAL
         print(f"  {n:<30} {p:<30} {state}")
-    print(f"python: {sys.executable} (the tool); python3 on PATH: "
-          f"{shutil.which('python3')}")
+    print(f"python3 (the tool's, also for the kernel's scripts): "
+          f"{sys.executable}")
     need = [m for n, m in gone.items() if n not in OPTIONAL]
-    for fix in sorted({m[3] for m in need if m[3]}):
-        print(f"doctor: {fix}")
     if need:
         print(f"doctor: {bad} missing{_install_line(need)}")
     else:

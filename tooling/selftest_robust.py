@@ -94,6 +94,23 @@ def commands_never_read_the_terminal(fx):
     assert run(["cat"], capture=True, stdin="hi\n").stdout == "hi\n"
 
 
+@test
+def kernel_scripts_run_the_tools_python(fx):
+    from .common import run
+    fake = os.path.join(fx.root, "fake-python")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(fake, "python3"), "w") as f:
+        f.write("#!/bin/sh\necho a-pyenv-shim-without-ply\n")
+    os.chmod(os.path.join(fake, "python3"), 0o755)
+    with environ(PATH=fake + os.pathsep + os.environ["PATH"]):
+        for cmd in (["python3", "-c", "import sys; print(sys.executable)"],
+                    ["sh", "-c", "python3 -c 'import sys; "
+                     "print(sys.executable)'"]):
+            out = run(cmd, capture=True).stdout.strip()
+            assert os.path.realpath(out) == \
+                os.path.realpath(sys.executable), (cmd, out)
+
+
 HOSTILE_GITCONFIG = """[diff]
 	noprefix = true
 	context = 10
