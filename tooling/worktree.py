@@ -92,10 +92,11 @@ def remove(base, variant):
 def drop_all(name, repo=None):
     """Delete every worktree and stamp of the base called @name (all
     out/src/<name>+*), then let @repo, if it still exists, forget them.
-    Directories and stamp files alike; a missing out/src is fine."""
+    Directories and stamp files alike; a missing out/src is fine.  An
+    edit worktree moved aside (.broken-*) is the user's: it stays."""
     if os.path.isdir(SRC):
         for entry in sorted(os.listdir(SRC)):
-            if entry.startswith(name + "+"):
+            if entry.startswith(name + "+") and ".broken-" not in entry:
                 _remove(os.path.join(SRC, entry))
     if repo:
         prune(repo)
