@@ -306,24 +306,24 @@ def _bulk_kernel(fx, n=17000):
         return bulk
     _st().sh(fx.root, "git", "clone", "-q", "--no-hardlinks", fx.kernel,
              bulk)
-    blobs = os.path.join(fx.root, "bulk-blobs")
-    os.makedirs(blobs)
-    paths = []
+    # fast-import writes a pack (fast); unpack-objects makes it loose
+    stream = [b"commit refs/heads/bulk\ncommitter T <t@example.org> 0 "
+              b"+0000\ndata 5\nbulk\n"]
     for i in range(n):
-        p = os.path.join(blobs, str(i))
-        with open(p, "w") as f:
-            f.write(f"blob {i}\n")
-        paths.append(p)
-    ids = subprocess.run(["git", "-C", bulk, "hash-object", "-w",
-                          "--stdin-paths"], input="\n".join(paths) + "\n",
-                         capture_output=True, text=True,
-                         check=True).stdout.split()
-    tree = subprocess.run(["git", "-C", bulk, "mktree"], input="".join(
-        f"100644 blob {h}\tf{i}\n" for i, h in enumerate(ids)),
-        capture_output=True, text=True, check=True).stdout.strip()
-    commit = _st().sh(bulk, "git", "commit-tree", "-m", "bulk", tree)
+        d = b"blob %d\n" % i
+        stream.append(b"M 100644 inline f%d\ndata %d\n%s" % (i, len(d), d))
+    scratch = os.path.join(fx.root, "bulk-import")
+    _st().sh(fx.root, "git", "init", "-q", "--bare", scratch)
+    subprocess.run(["git", "-C", scratch, "fast-import", "--quiet"],
+                   input=b"".join(stream), check=True)
+    pack = [f for f in os.listdir(os.path.join(scratch, "objects", "pack"))
+            if f.endswith(".pack")][0]
+    with open(os.path.join(scratch, "objects", "pack", pack), "rb") as f:
+        subprocess.run(["git", "-C", bulk, "unpack-objects", "-q"],
+                       stdin=f, check=True)
+    commit = _st().sh(scratch, "git", "rev-parse", "refs/heads/bulk")
     _st().sh(bulk, "git", "update-ref", "refs/heads/bulk", commit)
-    shutil.rmtree(blobs)
+    shutil.rmtree(scratch)
     return bulk
 
 
