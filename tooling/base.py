@@ -144,6 +144,11 @@ def user_base(path, ref=None):
     if not os.path.isdir(path):
         raise Error(f"base tree {path}: no such directory")
     p = git(path, "rev-parse", "--show-toplevel", check=False)
+    if "dubious ownership" in p.stderr:
+        raise Error(f"base tree {path} belongs to another user: git "
+                    f"reads (and clones) it only after 'git config "
+                    f"--global --add safe.directory' of {path} and of "
+                    f"{path}/.git")
     if p.returncode != 0:
         raise Error(f"base tree {path} is not a git repository "
                     f"(give a kernel git tree, or omit --base for "

@@ -113,6 +113,7 @@ def run(cmd, cwd=None, env=None, log=None, check=True, capture=False,
     with @capture, returned as text.  Raise Error when @check and the
     command fails, naming the command and quoting the log's errors."""
     full_env = dict(os.environ, **ENV)
+    full_env["GIT_CONFIG_GLOBAL"] = git_global_config()
     if env:
         full_env.update(env)
     full_env["PATH"] = python_dir() + os.pathsep + full_env.get("PATH", "")
@@ -206,9 +207,38 @@ def one_line(exc):
     return f"internal error: {type(exc).__name__}: {text}{where}"
 
 
+_GLOBAL = None
+
+
+def git_global_config():
+    """GIT_CONFIG_GLOBAL for every command: /dev/null, or, when the user
+    trusts trees of other owners (safe.directory, the one setting of
+    theirs git keeps seeing), a file of those entries alone."""
+    global _GLOBAL
+    if _GLOBAL is None:
+        _GLOBAL = os.devnull
+        try:
+            p = subprocess.run(["git", "config", "--get-all",
+                                "safe.directory"], cwd="/",
+                               stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True)
+        except OSError:
+            return _GLOBAL
+        dirs = p.stdout.splitlines()
+        if dirs:
+            path = os.path.join(OUT, ".gitconfig")
+            os.makedirs(OUT, exist_ok=True)
+            with open(path, "w") as f:
+                f.write("[safe]\n" + "".join(
+                    '\tdirectory = "%s"\n' % d.replace("\\", "\\\\")
+                    .replace('"', '\\"') for d in dirs))
+            _GLOBAL = path
+    return _GLOBAL
+
+
 def git(tree, *args, check=True, env=None):
     """Run git in @tree, blind to the user's configuration (ENV,
-    GIT_OPTS), and return its stripped stdout."""
+    GIT_OPTS, git_global_config()), and return its stripped stdout."""
     e = dict(IDENTITY)
     if env:
         e.update(env)

@@ -679,3 +679,32 @@ def qemu_is_killed_on_every_way_out(fx):
                 os.kill(p, signal.SIGKILL)
             except OSError:
                 pass
+
+
+@test
+def a_trusted_tree_of_another_owner_is_read(fx):
+    from . import common
+    from .base import get_base
+    if os.geteuid() != 0:
+        return                                  # needs chown
+    tree = os.path.join(fx.root, "others-linux")
+    if not os.path.isdir(tree):
+        _st().sh(fx.root, "git", "clone", "-q", fx.kernel, tree)
+    subprocess.run(["chown", "-R", "nobody", tree], check=True)
+    home = os.path.join(fx.root, "trusting-home")
+    os.makedirs(home, exist_ok=True)
+    try:
+        with environ(HOME=home, XDG_CONFIG_HOME=None), \
+                patched(common, "_GLOBAL", None):
+            open(os.path.join(home, ".gitconfig"), "w").close()
+            _st().expect_error(lambda: get_base(tree), "another user",
+                               "safe.directory")
+        with environ(HOME=home, XDG_CONFIG_HOME=None), \
+                patched(common, "_GLOBAL", None):
+            with open(os.path.join(home, ".gitconfig"), "w") as f:
+                f.write(f"[safe]\n\tdirectory = {tree}\n"
+                        f"\tdirectory = {tree}/.git\n")
+            b = get_base(tree)
+            assert b.commit == fx.base, b.commit
+    finally:
+        subprocess.run(["chown", "-R", str(os.geteuid()), tree])
