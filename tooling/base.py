@@ -137,13 +137,14 @@ def debian_base(ver):
 
 
 def user_base(path, ref=None):
-    """Clone a user's kernel git tree at @ref (default HEAD) with
-    --shared into out/base/.  The user's tree is only read."""
+    """Clone a user's kernel git tree (or a bare mirror) at @ref
+    (default HEAD) with --shared into out/base/.  The user's tree is
+    only read."""
     need("git")
     path = os.path.abspath(path)
     if not os.path.isdir(path):
         raise Error(f"base tree {path}: no such directory")
-    p = git(path, "rev-parse", "--show-toplevel", check=False)
+    p = git(path, "rev-parse", "--is-bare-repository", check=False)
     if "dubious ownership" in p.stderr:
         raise Error(f"base tree {path} belongs to another user: git "
                     f"reads (and clones) it only after 'git config "
@@ -153,7 +154,9 @@ def user_base(path, ref=None):
         raise Error(f"base tree {path} is not a git repository "
                     f"(give a kernel git tree, or omit --base for "
                     f"Debian's linux-source-6.1)")
-    if git(path, "status", "--porcelain", "--untracked-files=no"):
+    bare = p.stdout.strip() == "true"
+    if not bare and git(path, "status", "--porcelain",
+                        "--untracked-files=no"):
         raise Error(f"base tree {path} has uncommitted changes: commit or "
                     f"stash them first (the tool never touches your work "
                     f"tree, and would not test your changes)")

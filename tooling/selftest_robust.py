@@ -708,3 +708,17 @@ def a_trusted_tree_of_another_owner_is_read(fx):
             assert b.commit == fx.base, b.commit
     finally:
         subprocess.run(["chown", "-R", str(os.geteuid()), tree])
+
+
+@test
+def a_bare_mirror_is_a_base(fx):
+    from .base import get_base
+    mirror = os.path.join(fx.root, "linux-mirror.git")
+    if not os.path.isdir(mirror):
+        _st().sh(fx.root, "git", "clone", "-q", "--bare", fx.kernel, mirror)
+    b = get_base(mirror)
+    assert b.commit == fx.base
+    from .series import apply
+    wt = apply(b, fx.series())
+    assert _st().sh(wt, "git", "rev-list", "--count",
+                    f"{fx.base}..HEAD") == "3"
