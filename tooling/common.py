@@ -194,6 +194,9 @@ def one_line(exc):
         return f"{exc.filename}: {exc.strerror or exc}"
     if type(exc).__module__.startswith("yaml"):
         return f"YAML: {' '.join(str(exc).split())}"
+    if isinstance(exc, subprocess.CalledProcessError):
+        cmd = exc.cmd if isinstance(exc.cmd, str) else " ".join(exc.cmd)
+        return f"command failed ({exc.returncode}): {cmd}"
     if isinstance(exc, subprocess.TimeoutExpired):
         return f"timed out after {exc.timeout:.0f}s: {exc.cmd}"
     where = ""
