@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 
+from . import worktree
 from .common import OUT, IDENTITY, Error, progress, run, git, need, \
     ensure_dir
 
@@ -35,13 +36,7 @@ class Base:
     def worktree(self, variant):
         """Path of the tool's worktree for @variant ('series', 'plain',
         'edit'), created at the base commit when missing."""
-        wt = os.path.join(OUT, "src", f"{self.name}+{variant}")
-        if not os.path.exists(os.path.join(wt, ".git")):
-            ensure_dir(OUT, "src")
-            git(self.repo, "worktree", "prune")
-            git(self.repo, "worktree", "add", "-q", "-f", "--detach", wt,
-                self.commit)
-        return wt
+        return worktree.ensure(self, variant)
 
 
 def _own(repo):
@@ -72,17 +67,46 @@ def _install_package(pkg):
         env={"DEBIAN_FRONTEND": "noninteractive"}, capture=True)
 
 
-def _drop_worktrees(name):
-    src = os.path.join(OUT, "src")
-    if os.path.isdir(src):
-        for d in os.listdir(src):
-            if d.startswith(name + "+"):
-                shutil.rmtree(os.path.join(src, d))
+def _remove(p):
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p)
+    elif os.path.lexists(p):
+        os.unlink(p)
+
+
+def _unpack(ver, pkg, version, dest):
+    """Unpack the tarball of @pkg into @dest and commit it there as the
+    base commit (branch 'base')."""
+    tarball = _debian_tarball(ver)
+    tmp = dest + ".unpack"
+    _remove(tmp)
+    os.makedirs(tmp)
+    run(["tar", "-xf", tarball, "-C", tmp])
+    top = os.path.join(tmp, pkg)
+    if not os.path.isfile(os.path.join(top, "Makefile")):
+        raise Error(f"{tarball} does not hold {pkg}/Makefile")
+    os.rename(top, dest)
+    os.rmdir(tmp)
+    progress("base", f"committing {pkg} as the base commit")
+    env = {"GIT_AUTHOR_DATE": BASE_DATE, "GIT_COMMITTER_DATE": BASE_DATE}
+    git(dest, "init", "-q", "-b", "base")
+    _own(dest)
+    # Debian's tarball ignores everything at the top level ('/*' in its
+    # .gitignore), so the tree is added with -f.
+    git(dest, "add", "-f", "-A", ".")
+    git(dest, "commit", "-q", "--no-verify", "-m",
+        f"Debian {pkg} {version}\n\nUnpacked from {tarball}.", env=env)
 
 
 def debian_base(ver):
     """Unpack Debian's linux-source-@ver once into out/base/ as a git
-    repository with one commit; re-create it when the package changes."""
+    repository with one commit; re-create it, and drop its worktrees
+    and their stamps, when the package version changes.
+
+    The stamp says the repository is complete: it is deleted first and
+    written last, and every step in between starts from whatever an
+    interrupted run left, so a crash never leaves a state that fails
+    again."""
     pkg = f"linux-source-{ver}"
     name = f"debian-{ver}"
     if not os.path.exists(_debian_tarball(ver)):
@@ -90,54 +114,49 @@ def debian_base(ver):
     version = _pkg_version(pkg) or "unknown"
     repo = os.path.join(OUT, "base", name)
     stamp = repo + ".stamp"
-    if os.path.exists(stamp) and open(stamp).read().strip() == version \
+    if os.path.isfile(stamp) and open(stamp).read().strip() == version \
             and os.path.isdir(os.path.join(repo, ".git")):
         commit = git(repo, "rev-parse", "base")
         return Base(name, repo, commit, f"Debian {pkg} {version}")
 
     progress("base", f"unpacking {pkg} {version} (once per version)")
-    for d in (repo, stamp):
-        if os.path.isdir(d):
-            shutil.rmtree(d)
-        elif os.path.exists(d):
-            os.unlink(d)
-    _drop_worktrees(name)
-    tmp = ensure_dir(OUT, "base", name + ".tmp")
-    run(["tar", "-xf", _debian_tarball(ver), "-C", tmp])
-    top = os.path.join(tmp, pkg)
-    if not os.path.isfile(os.path.join(top, "Makefile")):
-        raise Error(f"{_debian_tarball(ver)} does not hold {pkg}/Makefile")
-    os.rename(top, repo)
-    os.rmdir(tmp)
-    progress("base", f"committing {pkg} as the base commit")
-    env = {"GIT_AUTHOR_DATE": BASE_DATE, "GIT_COMMITTER_DATE": BASE_DATE}
-    git(repo, "init", "-q", "-b", "base")
-    _own(repo)
-    # Debian's tarball ignores everything at the top level ('/*' in its
-    # .gitignore), so the tree is added with -f.
-    git(repo, "add", "-f", "-A", ".")
-    git(repo, "commit", "-q", "--no-verify", "-m",
-        f"Debian {pkg} {version}\n\nUnpacked from {_debian_tarball(ver)}.",
-        env=env)
+    _remove(stamp)
+    worktree.save_edit(name, repo)
+    worktree.drop_all(name, repo)
+    _remove(repo)
+    ensure_dir(OUT, "base")
+    tmp = repo + ".tmp"
+    _remove(tmp)
+    _unpack(ver, pkg, version, tmp)
+    os.rename(tmp, repo)
     commit = git(repo, "rev-parse", "HEAD")
-    with open(stamp, "w") as f:
+    with open(stamp + ".tmp", "w") as f:
         f.write(version + "\n")
+    os.replace(stamp + ".tmp", stamp)
     return Base(name, repo, commit, f"Debian {pkg} {version}")
 
 
 def user_base(path, ref=None):
-    """Clone a user's kernel git tree at @ref (default HEAD) with
-    --shared into out/base/.  The user's tree is only read."""
+    """Clone a user's kernel git tree (or a bare mirror) at @ref
+    (default HEAD) with --shared into out/base/.  The user's tree is
+    only read."""
     need("git")
     path = os.path.abspath(path)
     if not os.path.isdir(path):
         raise Error(f"base tree {path}: no such directory")
-    p = git(path, "rev-parse", "--show-toplevel", check=False)
+    p = git(path, "rev-parse", "--is-bare-repository", check=False)
+    if "dubious ownership" in p.stderr:
+        raise Error(f"base tree {path} belongs to another user: git "
+                    f"reads (and clones) it only after 'git config "
+                    f"--global --add safe.directory' of {path} and of "
+                    f"{path}/.git")
     if p.returncode != 0:
         raise Error(f"base tree {path} is not a git repository "
                     f"(give a kernel git tree, or omit --base for "
                     f"Debian's linux-source-6.1)")
-    if git(path, "status", "--porcelain", "--untracked-files=no"):
+    bare = p.stdout.strip() == "true"
+    if not bare and git(path, "status", "--porcelain",
+                        "--untracked-files=no"):
         raise Error(f"base tree {path} has uncommitted changes: commit or "
                     f"stash them first (the tool never touches your work "
                     f"tree, and would not test your changes)")

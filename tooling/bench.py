@@ -14,6 +14,7 @@ import time
 
 from . import base as B
 from . import matrix as M
+from . import schema
 from . import series as S
 from .common import TOP, OUT, Error, progress, run, need, ensure_dir
 
@@ -24,24 +25,18 @@ BOOT_APPEND = "panic=-1 oops=panic panic_on_warn=1"
 
 
 def load(path=BENCH_YAML):
-    """Read and check bench.yaml."""
-    try:
-        import yaml
-    except ImportError:
-        raise Error("python3-yaml is missing: apt-get install python3-yaml")
-    with open(path) as f:
-        cfg = yaml.safe_load(f)
-    for key in ("kernels", "build", "rows", "clocks", "guest", "reps"):
-        if key not in cfg:
-            raise Error(f"{path}: no '{key}' section")
+    """Read bench.yaml and check it: every key against schema.BENCH,
+    then what the keys refer to."""
+    cfg = schema.load(path, schema.BENCH)
     names = [r["name"] for r in cfg["rows"]]
     for r in cfg["rows"]:
-        if r.get("kernel") not in cfg["kernels"]:
-            raise Error(f"{path}: row {r['name']} names unknown kernel "
-                        f"{r.get('kernel')}")
+        if r["kernel"] not in cfg["kernels"]:
+            raise Error(f"{schema.where(path, r, 'kernel')}: row "
+                        f"{r['name']} names unknown kernel {r['kernel']}")
     for p in cfg.get("plot", []):
         if p not in names:
-            raise Error(f"{path}: plot names unknown row {p}")
+            raise Error(f"{schema.where(path, cfg, 'plot')}: plot names "
+                        f"unknown row {p}")
     return cfg
 
 

@@ -7,11 +7,13 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 
+from . import schema
 from .common import TOP, OUT, Error, progress, run, git, need, ensure_dir
 from . import warnings as W
 
@@ -68,33 +70,24 @@ def in_series_code(where):
 
 
 def load(path=os.path.join(TOP, "test-matrix.yaml")):
-    """Read and check the matrix description."""
-    try:
-        import yaml
-    except ImportError:
-        raise Error("python3-yaml is missing: apt-get install python3-yaml "
-                    "(and run the tool with Debian's /usr/bin/python3)")
-    with open(path) as f:
-        m = yaml.safe_load(f)
-    for key in ("defaults", "kernels", "rows"):
-        if key not in m:
-            raise Error(f"{path}: no '{key}' section")
-    for name, k in m["kernels"].items():
-        for key in ("arch", "fragments", "image"):
-            if key not in k:
-                raise Error(f"{path}: kernel {name} lacks '{key}'")
+    """Read the matrix description and check it: every key against
+    schema.MATRIX, then what the keys refer to."""
+    m = schema.load(path, schema.MATRIX)
+    for kname, k in m["kernels"].items():
         for frag in k["fragments"]:
             if not os.path.isfile(os.path.join(FRAG_DIR, frag + ".config")):
-                raise Error(f"{path}: kernel {name}: no fragment "
+                raise Error(f"{schema.where(path, k, 'fragments')}: kernel "
+                            f"{kname}: no fragment "
                             f"kernel-config-fragments/{frag}.config")
     for r in m["rows"]:
-        if r.get("kernel") not in m["kernels"]:
-            raise Error(f"{path}: row {r.get('name')} names unknown kernel "
-                        f"{r.get('kernel')}")
+        if r["kernel"] not in m["kernels"]:
+            raise Error(f"{schema.where(path, r, 'kernel')}: row "
+                        f"{r['name']} names unknown kernel {r['kernel']}")
         if r.get("boot", True):
             for key in ("qemu", "console", "mode"):
                 if key not in r:
-                    raise Error(f"{path}: row {r['name']} lacks '{key}'")
+                    raise Error(f"{schema.where(path, r)}: row {r['name']} "
+                                f"lacks '{key}' (or say 'boot: false')")
     return m
 
 
@@ -398,30 +391,42 @@ def run_qemu(cmd, console, tmo, samples=8):
     """Run QEMU with its output appended to @console, for at most @tmo
     seconds.  On timeout, ask its monitor for the CPU registers @samples
     times before killing it, so that a hung guest says where it hangs.
+    QEMU runs in its own process group, which is killed on every way
+    out: the end, a timeout, an exception, Ctrl-C or SIGTERM.
     Return (timed out?, the program counters read)."""
     mdir = tempfile.mkdtemp(prefix="patchtree-mon.")
     sock = os.path.join(mdir, "monitor")
     cmd = cmd + ["-monitor", f"unix:{sock},server=on,wait=off"]
     pcs = []
+    p = None
     try:
         with open(console, "a") as f:
             f.write(f"$ {shlex.join(cmd)}\n")
             f.flush()
             p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
             try:
                 p.wait(timeout=tmo)
                 return False, pcs
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                pcs = monitor_pcs(sock, samples)
-            finally:
-                p.kill()
-                p.wait()
+            pcs = monitor_pcs(sock, samples)
             return True, pcs
     finally:
+        if p is not None:
+            kill_group(p)
         shutil.rmtree(mdir, ignore_errors=True)
+
+
+def kill_group(p):
+    """SIGKILL the process group that @p (started with
+    start_new_session) leads, whatever is left of it, and reap @p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    p.wait()
 
 
 PC_RE = re.compile(r"\b(?:RIP|PC|pc)=(?:0x)?([0-9a-fA-F]{8,16})\b")

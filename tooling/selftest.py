@@ -429,4 +429,6 @@ def child():
 
 
 if __name__ == "__main__":
+    from . import selftest_robust       # more @test functions
+    TESTS += selftest_robust.TESTS
     sys.exit(child())

@@ -7,14 +7,21 @@ import hashlib
 import os
 import re
 
+from . import worktree
 from .common import TOP, OUT, Error, progress, git, run, ensure_dir
+# Re-exported: checks.py (and others) import these from here.
+from .worktree import reset_to_base, record_applied  # noqa: F401
 
 COVER = "0000-cover-letter.patch"
 
 # The one set of format-patch options used by 'export'.  They make the
 # output a function of the commits alone: no commit ids (--zero-commit),
-# no git version (--no-signature), a fixed diffstat width.
+# no git version (--no-signature), a fixed diffstat width, and fixed
+# index abbreviations, diff algorithm and context (git's automatic
+# abbreviation grows with the number of *packed* objects: a gc or a
+# --shared clone would rewrite every index line; review F9).
 FORMAT_PATCH = ["format-patch", "--zero-commit", "--no-signature",
+                "--abbrev=12", "--diff-algorithm=myers", "-U3",
                 "--cover-letter", "--cover-from-description=subject",
                 "--numbered", "--stat=72", "--stat-graph-width=20",
                 "--subject-prefix=PATCH", "--filename-max-length=64",
@@ -101,14 +108,6 @@ def _am_failure(out, name):
     return f"patch {name} does not apply:\n  " + "\n  ".join(what)
 
 
-def reset_to_base(wt, base):
-    """Abort any git am and put the tool's worktree @wt at the base."""
-    if os.path.isdir(os.path.join(git(wt, "rev-parse", "--git-dir"),
-                                  "rebase-apply")):
-        git(wt, "am", "--abort", check=False)
-    git(wt, "checkout", "-q", "-f", "--detach", base.commit)
-
-
 def am(wt, patch, name):
     """git am one patch onto @wt; on failure undo it and raise."""
     p = git(wt, "am", "-q", "--keep-cr", "--committer-date-is-author-date",
@@ -116,6 +115,18 @@ def am(wt, patch, name):
     if p.returncode != 0:
         git(wt, "am", "--abort", check=False)
         raise Error(_am_failure(p.stdout + p.stderr, name))
+
+
+def _am_all(base, series, wt, names, step):
+    """git am @names one by one onto @wt (at the base); on a failure put
+    @wt back at the base and raise, nothing half-applied."""
+    for i, name in enumerate(names, 1):
+        progress(step, f"[{i}/{len(names)}] {name}", base.name)
+        try:
+            am(wt, series.path(name), name)
+        except Error:
+            reset_to_base(wt, base)
+            raise
 
 
 def apply(base, series, variant="series", upto=None):
@@ -127,36 +138,13 @@ def apply(base, series, variant="series", upto=None):
     names = series.names if upto is None else series.names[:upto]
     if variant == "plain":
         names = []
-    stamp = os.path.join(OUT, "src", f"{base.name}+{variant}.applied")
-    if os.path.exists(stamp) and \
-            open(stamp).read() == _applied_key(base, series, wt, names):
+    if worktree.is_applied(base, series, variant, names):
         return wt
+    worktree.clear_applied(base, variant)
     reset_to_base(wt, base)
-    if os.path.exists(stamp):
-        os.unlink(stamp)
-    for i, name in enumerate(names, 1):
-        progress("apply", f"[{i}/{len(names)}] {name}", base.name)
-        try:
-            am(wt, series.path(name), name)
-        except Error:
-            reset_to_base(wt, base)
-            raise
+    _am_all(base, series, wt, names, "apply")
     record_applied(base, series, variant, names)
     return wt
-
-
-def _applied_key(base, series, wt, names):
-    return (f"{base.commit} {series.digest()} {len(names)}\n"
-            f"{git(wt, 'rev-parse', 'HEAD')}\n")
-
-
-def record_applied(base, series, variant, names):
-    """Note that the worktree of @variant holds @names applied, so that
-    the next apply() leaves it (and the builds' mtimes) alone."""
-    wt = base.worktree(variant)
-    stamp = os.path.join(OUT, "src", f"{base.name}+{variant}.applied")
-    with open(stamp, "w") as f:
-        f.write(_applied_key(base, series, wt, names))
 
 
 def _cover_text(series):
@@ -190,13 +178,7 @@ def _materialize(base, series, wt):
     series.validate()
     reset_to_base(wt, base)
     git(wt, "checkout", "-q", "-B", "series-edit", base.commit)
-    for i, name in enumerate(series.names, 1):
-        progress("edit", f"[{i}/{len(series.names)}] {name}", base.name)
-        try:
-            am(wt, series.path(name), name)
-        except Error:
-            reset_to_base(wt, base)
-            raise
+    _am_all(base, series, wt, series.names, "edit")
     git(wt, "config", "branch.series-edit.description", _cover_text(series))
     return wt
 
@@ -220,7 +202,10 @@ def format_patches(wt, base_commit, tip, outdir):
 def export(base, series, wt):
     """Write the commits base..series-edit of @wt back to patches/ and
     rewrite the patch names in the series file, keeping its comments
-    at the same positions."""
+    at the same positions.  Refuses an edit worktree with uncommitted
+    changes or a paused rebase/am; removes only patches that the series
+    listed, never a file it did not write."""
+    worktree.check_clean(wt, "edit worktree")
     n = int(git(wt, "rev-list", "--count", f"{base.commit}..series-edit"))
     if n == 0:
         raise Error(f"{wt}: branch series-edit has no commits on the base")
@@ -229,9 +214,24 @@ def export(base, series, wt):
         os.unlink(f)
     format_patches(wt, base.commit, "series-edit", tmp)
     made = sorted(os.listdir(tmp))
-    for f in glob.glob(os.path.join(series.pdir, "*.patch")):
-        if os.path.basename(f) not in made:
+    listed = {os.path.basename(x) for x in series.names} | {COVER}
+    for f in made:
+        dst = os.path.join(series.pdir, f)
+        if f not in listed and os.path.exists(dst) and \
+                open(dst, "rb").read() != \
+                open(os.path.join(tmp, f), "rb").read():
+            raise Error(f"patches/{f} is not in the series and differs "
+                        f"from the patch export would write there: move "
+                        f"it away first")
+    for f in sorted(glob.glob(os.path.join(series.pdir, "*.patch"))):
+        b = os.path.basename(f)
+        if b in made:
+            continue
+        if b in listed:
             os.unlink(f)
+        else:
+            progress("export", f"kept patches/{b}: not in the series and "
+                     f"not written by this export")
     for f in made:
         dst = os.path.join(series.pdir, f)
         data = open(os.path.join(tmp, f), "rb").read()
@@ -296,11 +296,7 @@ def b4_roundtrip(base, mbox_path, workdir):
     """b4 am -m the mbox offline and git am the result onto the base in
     a scratch worktree; return the number of patches applied."""
     ensure_dir(workdir)
-    wt = os.path.join(workdir, "tree")
-    if os.path.exists(wt):
-        git(base.repo, "worktree", "remove", "--force", wt, check=False)
-    git(base.repo, "worktree", "add", "-q", "--detach", wt, base.commit)
-    try:
+    with worktree.scratch(base, os.path.join(workdir, "tree")) as wt:
         bdir = ensure_dir(workdir, "b4")
         run(["b4", "-n", "am", "-m", mbox_path, "-o", bdir, "-n", "series"],
             cwd=wt, capture=True,
@@ -313,5 +309,3 @@ def b4_roundtrip(base, mbox_path, workdir):
         if p.returncode != 0:
             raise Error("git am of b4's output failed:\n" + p.stdout + p.stderr)
         return int(git(wt, "rev-list", "--count", f"{base.commit}..HEAD"))
-    finally:
-        git(base.repo, "worktree", "remove", "--force", wt, check=False)

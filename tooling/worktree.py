@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The tool's worktrees under out/src/: the one place that creates,
+resets and deletes them, and keeps their 'applied' stamps.
+
+out/src/<base>+<variant>           a git worktree of the base repository
+out/src/<base>+<variant>.applied   what apply() left in it (a stamp file)
+
+Every function here tolerates what a crash half-way may have left: a
+worktree directory without its .git file, a .git file whose repository
+is gone, a stamp without its worktree.
+"""
+
+import contextlib
+import os
+import shutil
+import time
+
+from .common import OUT, Error, progress, git, ensure_dir
+
+SRC = os.path.join(OUT, "src")
+
+
+def path(base, variant):
+    """Where the worktree of @variant ('series', 'plain', 'edit') of
+    @base lives."""
+    return os.path.join(SRC, f"{base.name}+{variant}")
+
+
+def stamp_path(base, variant):
+    return path(base, variant) + ".applied"
+
+
+def _linked(wt, repo):
+    """Is @wt a worktree of @repo that git can still use?"""
+    dotgit = os.path.join(wt, ".git")
+    if not os.path.isfile(dotgit):
+        return False
+    with open(dotgit) as f:
+        line = f.read().strip()
+    if not line.startswith("gitdir: "):
+        return False
+    gitdir = os.path.realpath(os.path.join(wt, line[len("gitdir: "):]))
+    own = os.path.realpath(os.path.join(repo, ".git", "worktrees"))
+    return gitdir.startswith(own + os.sep) and os.path.isdir(gitdir)
+
+
+def _remove(p):
+    """Delete @p, a worktree directory or a stamp file, if present."""
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p)
+    elif os.path.lexists(p):
+        os.unlink(p)
+
+
+def prune(repo):
+    """Forget worktrees of @repo whose directories are gone."""
+    if os.path.isdir(os.path.join(repo, ".git")):
+        git(repo, "worktree", "prune", check=False)
+
+
+def ensure(base, variant):
+    """Path of the tool's worktree for @variant, created at the base
+    commit when missing or left unusable (by a crash, or by a base that
+    was re-created).  An unusable 'edit' worktree is moved aside, not
+    deleted: it may hold the user's work."""
+    wt = path(base, variant)
+    if _linked(wt, base.repo):
+        return wt
+    if os.path.isdir(wt) and os.path.isdir(os.path.join(base.repo, ".git")):
+        # out/ was moved: git can mend the links
+        git(base.repo, "worktree", "repair", wt, check=False)
+        if _linked(wt, base.repo):
+            return wt
+    if variant == "edit" and os.path.isdir(wt) and os.listdir(wt):
+        aside = f"{wt}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(wt, aside)
+        progress("worktree", f"{wt} was no usable worktree: moved to {aside}")
+    remove(base, variant)
+    ensure_dir(SRC)
+    git(base.repo, "worktree", "add", "-q", "-f", "--detach", wt,
+        base.commit)
+    return wt
+
+
+def remove(base, variant):
+    """Delete the worktree of @variant and its stamp."""
+    clear_applied(base, variant)
+    _remove(path(base, variant))
+    prune(base.repo)
+
+
+def drop_all(name, repo=None):
+    """Delete every worktree and stamp of the base called @name (all
+    out/src/<name>+*), then let @repo, if it still exists, forget them.
+    Directories and stamp files alike; a missing out/src is fine.  An
+    edit worktree moved aside (.broken-*) is the user's: it stays."""
+    if os.path.isdir(SRC):
+        for entry in sorted(os.listdir(SRC)):
+            if entry.startswith(name + "+") and ".broken-" not in entry:
+                _remove(os.path.join(SRC, entry))
+    if repo:
+        prune(repo)
+
+
+def save_edit(name, repo):
+    """Before the base repository @repo of @name is deleted (a new
+    package version): keep the user's work of its 'edit' worktree, the
+    commits of branch series-edit as patches and any uncommitted change
+    as a diff, in out/base/<name>.edit-<date>/.  Return that directory,
+    or None when there was nothing to keep."""
+    if not os.path.isdir(os.path.join(repo, ".git")) or git(
+            repo, "rev-parse", "-q", "--verify", "refs/heads/series-edit",
+            check=False).returncode != 0:
+        return None
+    dest = f"{repo}.edit-{time.strftime('%Y%m%d-%H%M%S')}"
+    ensure_dir(dest)
+    git(repo, "format-patch", "-q", "-o", dest, "base..series-edit")
+    wt = os.path.join(SRC, os.path.basename(repo) + "+edit")
+    if _linked(wt, repo):
+        diff = git(wt, "diff", "HEAD")
+        if diff:
+            with open(os.path.join(dest, "uncommitted.diff"), "w") as f:
+                f.write(diff + "\n")
+    progress("base", f"kept the edit branch of the old {name} in {dest}")
+    return dest
+
+
+@contextlib.contextmanager
+def scratch(base, wt):
+    """A throw-away detached worktree of @base at @wt (outside out/src,
+    e.g. for the b4 round trip), removed on the way out."""
+    if os.path.lexists(wt):
+        git(base.repo, "worktree", "remove", "--force", wt, check=False)
+        _remove(wt)
+        prune(base.repo)
+    git(base.repo, "worktree", "add", "-q", "--detach", wt, base.commit)
+    try:
+        yield wt
+    finally:
+        git(base.repo, "worktree", "remove", "--force", wt, check=False)
+        _remove(wt)
+        prune(base.repo)
+
+
+def in_progress(wt):
+    """The git operation paused in @wt ('rebase', 'am', ...), or None."""
+    gitdir = git(wt, "rev-parse", "--absolute-git-dir")
+    if os.path.isfile(os.path.join(gitdir, "rebase-apply", "applying")):
+        return "am"
+    for d, what in (("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
+                    ("CHERRY_PICK_HEAD", "cherry-pick"),
+                    ("REVERT_HEAD", "revert"), ("MERGE_HEAD", "merge"),
+                    ("BISECT_LOG", "bisect")):
+        if os.path.exists(os.path.join(gitdir, d)):
+            return what
+    return None
+
+
+def reset_to_base(wt, base):
+    """Abort any git am and put the tool's worktree @wt at the base."""
+    gitdir = git(wt, "rev-parse", "--absolute-git-dir")
+    if os.path.isdir(os.path.join(gitdir, "rebase-apply")):
+        git(wt, "am", "--abort", check=False)
+    git(wt, "checkout", "-q", "-f", "--detach", base.commit)
+
+
+def _applied_key(base, series, wt, names):
+    return (f"{base.commit} {series.digest()} {len(names)}\n"
+            f"{git(wt, 'rev-parse', 'HEAD')}\n")
+
+
+def is_applied(base, series, variant, names):
+    """Does the worktree of @variant hold exactly @names applied, as
+    record_applied() noted?"""
+    stamp = stamp_path(base, variant)
+    if not os.path.isfile(stamp):
+        return False
+    with open(stamp) as f:
+        return f.read() == _applied_key(base, series, path(base, variant),
+                                        names)
+
+
+def record_applied(base, series, variant, names):
+    """Note that the worktree of @variant holds @names applied, so that
+    the next apply() leaves it (and the builds' mtimes) alone."""
+    wt = ensure(base, variant)
+    stamp = stamp_path(base, variant)
+    tmp = stamp + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(_applied_key(base, series, wt, names))
+    os.replace(tmp, stamp)
+
+
+def clear_applied(base, variant):
+    """Forget what the worktree of @variant holds (before changing it)."""
+    _remove(stamp_path(base, variant))
+
+
+def check_clean(wt, what="worktree"):
+    """Raise unless @wt has no uncommitted change and no paused git
+    operation."""
+    op = in_progress(wt)
+    if op:
+        raise Error(f"{wt}: a git {op} is in progress in the {what}: "
+                    f"finish it (git {op} --continue) or abort it first")
+    if git(wt, "status", "--porcelain", "--untracked-files=no"):
+        raise Error(f"{wt}: the {what} has uncommitted changes: commit "
+                    f"or stash them first")
