@@ -13,7 +13,7 @@ Per entry, in its own O= directory under out/build/<base>+sweep/:
      (`ar t vmlinux.a`) that the series can change: built from a .c
      file it touches, or depending (their .cmd file) on a header it
      touches; a header that more than MAX_DEPENDENTS objects depend on
-     (device.h) counts only in the directories of the touched .c files;
+     (device.h) is represented by the touched .c files alone;
   2. at the base, then after each patch: check the commit out in the
      sweep's own worktree, reconfigure when a Kconfig file changed (a
      symbol the series adds takes its value as soon as it exists; one
@@ -102,13 +102,14 @@ def cmd_deps(odir, obj):
 def select_objects(linked, deps, files, src_prefix=""):
     """The objects of @linked (with @deps: object -> its files) that
     the touched @files can change."""
-    cfiles, headers, dirs = touched(files)
+    cfiles, headers, _ = touched(files)
     objs = {o for o in linked if o[:-2] + ".c" in cfiles}
     for h in headers:
         full = {src_prefix + h, h}
         users = {o for o in linked if deps.get(o, set()) & full}
         if len(users) > MAX_DEPENDENTS:
-            users = {o for o in users if os.path.dirname(o) in dirs}
+            # everything includes it: the touched files stand for it
+            users = {o for o in users if o[:-2] + ".c" in cfiles}
         objs |= users
     return sorted(objs)
 
