@@ -319,7 +319,13 @@ def matrix_step(args, run, names, boot=True):
         if k not in builds:
             builds[k] = M.Build(base, v, wt, k, m["kernels"][k])
             sym = builds[k].missing_feature()
-            if sym:
+            if sym and v != "plain":
+                # the series adds it: a tree with the series but without
+                # the symbol is a broken series, not a row to skip
+                built[k] = "FAIL"
+                print(f"error: {k}: the tree with the series has no "
+                      f"{sym}", file=sys.stderr)
+            elif sym:
                 built[k] = f"n/a (no {sym})"
                 progress("build", f"skipped: the tree has no {sym}", k)
             else:
