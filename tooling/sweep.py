@@ -224,8 +224,11 @@ class Sweep:
         a = os.path.join(self.odir(e), "vmlinux.a")
         if not os.path.exists(a):
             return []
-        p = run([e.cross + "ar", "t", a], capture=True)
-        return [o for o in p.stdout.split() if o.endswith(".o")]
+        # a thin archive's names are printed relative to ar's cwd
+        odir = self.odir(e)
+        p = run([e.cross + "ar", "t", a], capture=True, cwd=odir)
+        return [W.norm(o, odir) for o in p.stdout.split()
+                if o.endswith(".o")]
 
     def build_set(self, e, objs, log):
         """Delete and re-make @objs (those whose source exists at this

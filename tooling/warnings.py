@@ -35,7 +35,9 @@ _ERR = re.compile(r"^(?:\S+?:\d+:(?:\d+:)? (?:fatal )?error: .*|"
                   r".*: multiple definition of .*|"
                   r"ERROR: modpost: .*|"
                   r"\S*Kconfig\S*:\d+: syntax error.*|"
-                  r"make(?:\[\d+\])?: \*\*\* No rule to make target .*)$")
+                  r"fixdep: error .*|"
+                  r"make(?:\[\d+\])?: \*\*\* (?:No rule to make target "
+                  r".*|\[.*\] (?:Error|Killed|Terminated).*))$")
 # Kconfig's override notices come from merge_config/tinyconfig, not from
 # the patches: they are not warnings of the build.
 _IGNORE = re.compile(r"warning: override: ")
