@@ -371,6 +371,30 @@ static int write_new_file(const char *path, const char *s)
 	return n == (int)strlen(s) ? 0 : -1;
 }
 
+/*
+ * Sleep on the guest's clock.  Not nolibc's sleep()/usleep(): they call
+ * select() through my_syscall5(), which on MIPS o32 (v6.1) stores the
+ * fifth argument at 16($sp) after moving $sp; when the compiler keeps the
+ * timeout's address in $sp itself the kernel gets a wrong pointer, and
+ * sleep(1) returned after 2 us.  On o32, nanosleep() is ENOSYS (no
+ * COMPAT_32BIT_TIME in tinyconfig): clock_nanosleep_time64 there.
+ */
+static long sleep_us(long us)
+{
+#ifdef __NR_clock_nanosleep_time64
+	/* o32: time64 (tinyconfig has no COMPAT_32BIT_TIME: no nanosleep) */
+	struct { int64_t tv_sec, tv_nsec; } ts = { us / 1000000,
+						  (us % 1000000) * 1000 };
+
+	return my_syscall4(__NR_clock_nanosleep_time64, 1 /* MONOTONIC */, 0,
+			   &ts, NULL);
+#else
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	return my_syscall2(__NR_nanosleep, &ts, NULL);
+#endif
+}
+
 static int contains(const char *s, const char *word)
 {
 	size_t n = strlen(word);
@@ -891,7 +915,7 @@ static void slots_released(const char *when, const char *what)
 		return;
 	}
 	while (used != 0 && now_us() - t0 < 5000000) {
-		usleep(100000);
+		sleep_us(100000);
 		used = read_long(SWIOTLB_DIR "io_tlb_used");
 	}
 	ms = (now_us() - t0) / 1000;
@@ -1241,7 +1265,7 @@ static void test_kmemleak(void)
 	char *p, *q;
 
 	while (now_us() - t0 < 6000000)
-		sleep(1);
+		sleep_us(500000);
 	if (write_file("/sys/kernel/debug/kmemleak", "scan")) {
 		result(1, "kmemleak_clean",
 		       "SKIP kmemleak present but disabled (scan refused)");
@@ -1286,7 +1310,7 @@ static int start_watchdog(long secs, int number)
 	if (pid)
 		return pid;
 	for (i = 0; i < 2; i++) {
-		sleep(i ? 60 : secs);
+		sleep_us((i ? 60 : secs) * 1000000L);
 		if (!i) {
 			write_new_file("/watchdog.fired", "1");
 			if (read_file("/phase", phase, sizeof(phase)) <= 0)
