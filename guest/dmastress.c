@@ -703,7 +703,10 @@ static void sampler(void)
 	char buf[64];
 	int fd;
 
-	my_syscall3(__NR_sched_setscheduler, 0, SCHED_IDLE_POLICY, &prio);
+	t = my_syscall3(__NR_sched_setscheduler, 0, SCHED_IDLE_POLICY, &prio);
+	if (t)
+		say("# sampler: SCHED_IDLE refused (%ld), at normal priority\n",
+		    t);
 	for (;;) {
 		t = now_us();
 		if (t - last < SAMPLE_US) {
