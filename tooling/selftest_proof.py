@@ -198,3 +198,23 @@ def warnings_are_relative_to_the_tree(fx):
     assert w[0] == w[1] == "cc kernel/dma/swiotlb.c: x", w
     assert w[2] == w[3], w
     assert W.norm(".config") == ".config"
+
+
+@test
+def verdict_decides_every_way_a_boot_ends(fx):
+    from .verdict import decide
+    ok = dict(timed_out=False, bad_lines=[], planned=5, ok=5, bad=[],
+              passed=True, tmo=420)
+    assert decide(**ok) == ""
+    for change, want in [
+            (dict(bad_lines=["WARNING: CPU: 0 PID: 1"]), "console: WARNING"),
+            (dict(timed_out=True), "timeout after 420s"),
+            (dict(timed_out=True, bad_lines=["rcu: INFO: rcu_sched "
+                                             "detected stalls"]),
+             "console: rcu"),
+            (dict(bad=["write_verify"], ok=4), "failed: write_verify"),
+            (dict(passed=False), "no complete verdict"),
+            (dict(planned=None), "no complete verdict"),
+            (dict(ok=4), "no complete verdict")]:
+        why = decide(**dict(ok, **change))
+        assert why.startswith(want), (change, why)
