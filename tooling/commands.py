@@ -293,10 +293,17 @@ def cmd_kunit(args):
 
 # --- matrix -----------------------------------------------------------------
 
-def matrix_step(args, run, names, boot=True):
-    """Apply, then build each kernel once and boot its rows."""
+def matrix_step(args, run, names, boot=True, ci_only=False):
+    """Apply, then build each kernel once and boot its rows (@ci_only:
+    the rows without `ci: false`; the others are reported skipped)."""
     m = M.load()
     rows = M.select_rows(m, names)
+    if ci_only and not names:
+        for r in rows:
+            if r.get("ci", True) is False:
+                run.add("matrix", r["name"], "skip", "not in CI: "
+                        "./patchtree matrix (or boot ROW) runs it")
+        rows = [r for r in rows if r.get("ci", True) is not False]
     base, series = prepared(args)
     v = variant(args)
     results = []
@@ -471,6 +478,7 @@ def cmd_test(args):
         step("check", lambda: check_step(args, run))
         step("sweep", lambda: sweep_step(args, run, ci_only=True))
         step("kunit", lambda: kunit_step(args, run))
-    step("matrix", lambda: matrix_step(args, run, args.rows, boot=True))
+    step("matrix", lambda: matrix_step(args, run, args.rows, boot=True,
+                                       ci_only=True))
     print(f"\ntotal time {time.monotonic() - t0:.0f}s")
     return finish(run)

@@ -88,6 +88,7 @@ ROW = {
     "timeout_retries": int,
     "dynamic": ROW_DYNAMIC,
     "forbid": [str],            # console regexes that fail the row
+    "ci": bool,                 # false: only ./patchtree matrix runs it
 }
 
 SWEEP = {
