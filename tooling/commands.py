@@ -134,6 +134,13 @@ def sweep_step(args, run, ci_only=True):
                 "sweep entries to run")
         return 0, 1
     base, series = prepared(args)
+    from . import worktree as WT
+    with WT.lock(base, "sweep"):
+        return _sweep_locked(args, run, ents, names, base, series)
+
+
+def _sweep_locked(args, run, ents, names, base, series):
+    from . import sweep as SW
     wt = S.apply(base, series, "sweep")
     commits = [base.commit] + git(wt, "rev-list", "--reverse",
                                   f"{base.commit}..HEAD").split()
@@ -296,6 +303,13 @@ def cmd_kunit(args):
 def matrix_step(args, run, names, boot=True, ci_only=False):
     """Apply, then build each kernel once and boot its rows (@ci_only:
     the rows without `ci: false`; the others are reported skipped)."""
+    base = B.get_base(args.base, args.ref)
+    from . import worktree as WT
+    with WT.lock(base, variant(args)):
+        return _matrix_locked(args, run, names, boot, ci_only)
+
+
+def _matrix_locked(args, run, names, boot, ci_only):
     m = M.load()
     rows = M.select_rows(m, names)
     if ci_only and not names:

@@ -218,3 +218,22 @@ def verdict_decides_every_way_a_boot_ends(fx):
             (dict(ok=4), "no complete verdict")]:
         why = decide(**dict(ok, **change))
         assert why.startswith(want), (change, why)
+
+
+@test
+def a_worktree_is_held_by_one_patchtree(fx):
+    from .common import Error
+    from . import worktree as WT
+
+    class B:
+        name = "lock-test"
+    with WT.lock(B(), "sweep"):
+        try:
+            with WT.lock(B(), "sweep"):
+                pass
+        except Error as e:
+            assert "in use by another patchtree" in str(e), e
+        else:
+            raise AssertionError("a second lock was granted")
+    with WT.lock(B(), "sweep"):
+        pass                                    # released after use

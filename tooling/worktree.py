@@ -206,3 +206,25 @@ def check_clean(wt, what="worktree"):
     if git(wt, "status", "--porcelain", "--untracked-files=no"):
         raise Error(f"{wt}: the {what} has uncommitted changes: commit "
                     f"or stash them first")
+
+
+@contextlib.contextmanager
+def lock(base, variant):
+    """Hold the worktree of @variant for this process: a second
+    patchtree that wants it (two checkouts of one worktree corrupt each
+    other's builds) fails at once with one line instead of waiting."""
+    import fcntl
+    ensure_dir(OUT, "src")
+    lf = path(base, variant) + ".lock"
+    f = open(lf, "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise Error(f"{path(base, variant)} is in use by another patchtree "
+                    f"(lock {lf}): wait for it, or give this one its own "
+                    f"PATCHTREE_OUT")
+    try:
+        yield
+    finally:
+        f.close()
