@@ -239,9 +239,9 @@ static int read_file(const char *path, char *buf, int size)
 	return n;
 }
 
-static int write_file(const char *path, const char *s)
+static int write_file_flags(const char *path, const char *s, int flags)
 {
-	int fd = open(path, O_WRONLY, 0);
+	int fd = open(path, O_WRONLY | flags, 0644);
 	int n;
 
 	if (fd < 0)
@@ -249,6 +249,11 @@ static int write_file(const char *path, const char *s)
 	n = write(fd, s, strlen(s));
 	close(fd);
 	return n == (int)strlen(s) ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	return write_file_flags(path, s, 0);
 }
 
 static long read_long(const char *path)
@@ -361,14 +366,7 @@ static void show_counters(const char *when)
 
 static int write_new_file(const char *path, const char *s)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (int)strlen(s) ? 0 : -1;
+	return write_file_flags(path, s, O_CREAT | O_TRUNC);
 }
 
 /*

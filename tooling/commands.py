@@ -13,7 +13,7 @@ from . import series as S
 from . import matrix as M
 from . import checks as C
 from . import results as R
-from .common import OUT, Error, progress, ensure_dir, git
+from .common import OUT, Error, progress, ensure_dir, git, one_line
 
 RUN_JSON = os.path.join(OUT, "results", "run.json")
 
@@ -451,13 +451,6 @@ def selftest_step(args, run):
     return _counts(run, "selftest")
 
 
-def one_line(exc):
-    """An exception as the one line a user sees."""
-    try:
-        from .common import one_line as ol
-        return ol(exc)
-    except ImportError:
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def finish(run):
