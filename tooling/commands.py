@@ -53,10 +53,23 @@ def cmd_apply(args):
 
 
 def cmd_mbox(args):
+    """One mbox a posting (all, or those named), out/results/<posting>.mbox
+    (or --dir), each with its To/Cc; --from signs them as the poster."""
+    from . import mail
     base, series = prepared(args)
-    path = args.file or os.path.join(OUT, "results", "series.mbox")
-    S.mbox(base, series, path)
-    print(path)
+    posts = [series.posting(n) for n in args.postings] or series.postings
+    outdir = args.dir or os.path.join(OUT, "results")
+    for p in posts:
+        path = mail.mbox(base, p, os.path.join(outdir, f"{p.name}.mbox"),
+                         sender=args.sender)
+        c = mail.contacts(p)
+        print(f"{path}\n  {len(p.names)} patches + cover; To: "
+              f"{mail.addresses(c['to'])}\n  Cc: {mail.addresses(c['cc'])}")
+    if not args.sender:
+        print("From: is the tree's placeholder identity: sign as yourself "
+              "with --from 'Your Name <you@example.org>'")
+    print(f"send one with: git send-email {outdir}/POSTING.mbox "
+          f"(its To/Cc are in it)")
     return 0
 
 
@@ -65,8 +78,10 @@ def cmd_edit(args):
     wt = base.worktree("edit")
     wt = S._materialize(base, series, wt) if args.force \
         else S.edit(base, series)
-    print(f"branch series-edit in {wt}: {len(series.names)} commits on the "
-          f"base.\n  cd {wt} && git rebase -i {base.commit[:12]}\n"
+    print(f"branch series-edit in {wt}: per posting "
+          f"({', '.join(p.name for p in series.postings)}) an empty cover "
+          f"commit, then its patches ({len(series.names)} in all).\n"
+          f"  cd {wt} && git rebase -i {base.commit[:12]}\n"
           f"then: ./patchtree export")
     return 0
 
@@ -74,7 +89,9 @@ def cmd_edit(args):
 def cmd_export(args):
     base, series = prepared(args)
     names = S.export(base, series, base.worktree("edit"))
-    print(f"exported {len(names)} patches to patches/ and series")
+    per = ", ".join(f"{p.name} {sum(n.startswith(p.name + '/') for n in names)}"
+                    for p in series.postings)
+    print(f"exported {len(names)} patches ({per}) to patches/ and series")
     return 0
 
 

@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The series: parse it, apply it with git am, export it back, and
-write one threaded mbox for b4."""
+"""The series: its postings (parsed from the series file), apply it
+with git am, and edit/export it as one branch (mail.py writes each
+posting's mbox)."""
 
 import glob
 import hashlib
 import os
 import re
+import shutil
 
 from . import worktree
-from .common import TOP, OUT, Error, progress, git, run, ensure_dir
+from .common import TOP, OUT, Error, progress, git, ensure_dir
 # Re-exported: checks.py (and others) import these from here.
 from .worktree import reset_to_base, record_applied  # noqa: F401
 
@@ -28,50 +30,145 @@ FORMAT_PATCH = ["format-patch", "--zero-commit", "--no-signature",
                 "--no-renames", "--encode-email-headers"]
 
 
+# A posting marker: one line '# posting: NAME' before the patches of
+# each posting (one cover letter, one mbox, one b4 round trip; its files
+# are patches/NAME/).  A comment that begins with the word 'posting' is
+# taken as a marker and must have exactly this form.
+MARKER = re.compile(r"#\s*posting\b", re.I)
+MARKER_OK = re.compile(r"# posting: ([a-z0-9][a-z0-9_-]*)$")
+ENTRY = re.compile(r"([^/\s]+)/([^/\s]+)$")
+
+
+class Posting:
+    """One posting of the series: its marker line and its patches."""
+
+    def __init__(self, series, name, line):
+        self.series = series
+        self.name = name
+        self.line = line        # line number of its marker
+        self.entries = []       # (line number, 'NAME/FILE')
+
+    @property
+    def names(self):
+        return [e[1] for e in self.entries]
+
+    @property
+    def dir(self):
+        return os.path.join(self.series.pdir, self.name)
+
+    @property
+    def cover(self):
+        return os.path.join(self.dir, COVER)
+
+    def digest(self):
+        """Hash of the cover letter and every patch of the posting."""
+        h = hashlib.sha256()
+        for f in [self.cover] + [self.series.path(n) for n in self.names]:
+            h.update(open(f, "rb").read())
+        return h.hexdigest()[:16]
+
+
 class Series:
-    """The series file and the patch directory, as read from disk."""
+    """The series file and the patch directory, as read from disk.  A
+    malformed series file (a bad marker, a patch outside its posting's
+    directory) raises one Error naming the file and line."""
 
     def __init__(self, top=TOP):
         self.top = top
         self.pdir = os.path.join(top, "patches")
         self.file = os.path.join(top, "series")
         self.lines = []         # raw lines, comments included
-        self.entries = []       # (line number, patch name)
+        self.entries = []       # (line number, 'POSTING/FILE')
+        self.postings = []      # Posting, in series order
         if not os.path.exists(self.file):
             raise Error(f"{self.file}: missing (one patch name per line)")
         with open(self.file) as f:
             self.lines = f.read().splitlines()
         for n, line in enumerate(self.lines, 1):
-            name = line.split("#", 1)[0].strip()
-            if name:
-                self.entries.append((n, name))
+            self._parse(n, line)
+        if not self.postings:
+            raise Error(f"{self.file}: no '# posting: NAME' line (each "
+                        f"posting's patches follow its marker)")
+        for p in self.postings:
+            if not p.entries:
+                raise Error(f"{self.file}:{p.line}: posting '{p.name}' "
+                            f"lists no patches")
+
+    def _parse(self, n, line):
+        where = f"{self.file}:{n}"
+        if MARKER.match(line.strip()):
+            m = MARKER_OK.match(line.rstrip())
+            if not m:
+                raise Error(f"{where}: bad posting marker '{line.strip()}'"
+                            f": want '# posting: NAME' (NAME of a-z, 0-9, "
+                            f"'-', '_')")
+            old = next((p for p in self.postings
+                        if p.name == m.group(1)), None)
+            if old:
+                raise Error(f"{where}: posting '{old.name}' again (first "
+                            f"at line {old.line})")
+            self.postings.append(Posting(self, m.group(1), n))
+            return
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            return
+        if not self.postings:
+            raise Error(f"{where}: '{name}' comes before the first "
+                        f"'# posting: NAME' line")
+        p = self.postings[-1]
+        m = ENTRY.match(name)
+        if not m or m.group(1) != p.name:
+            raise Error(f"{where}: '{name}' is in posting '{p.name}' (line "
+                        f"{p.line}): want '{p.name}/FILE'")
+        p.entries.append((n, name))
+        self.entries.append((n, name))
 
     @property
     def names(self):
+        """Every patch, in apply order (posting after posting)."""
         return [e[1] for e in self.entries]
 
     def path(self, name):
-        return os.path.join(self.pdir, os.path.basename(name))
+        return os.path.join(self.pdir, name)
+
+    def posting(self, name):
+        p = next((p for p in self.postings if p.name == name), None)
+        if p is None:
+            raise Error(f"no posting '{name}' in {self.file} (it has: "
+                        f"{', '.join(q.name for q in self.postings)})")
+        return p
 
     def problems(self):
         """Series file vs patches/: every listed patch exists and is
-        listed once, every patch on disk is listed."""
+        listed once, every posting has its cover letter, every patch on
+        disk is listed."""
         out = []
         seen = set()
         for n, name in self.entries:
             if not os.path.isfile(self.path(name)):
                 out.append(f"series:{n}: '{name}' is listed but "
-                           f"patches/{os.path.basename(name)} does not exist")
+                           f"patches/{name} does not exist")
             if name in seen:
                 out.append(f"series:{n}: '{name}' is listed twice")
             seen.add(name)
-        listed = {os.path.basename(x) for x in seen}
-        for f in sorted(glob.glob(os.path.join(self.pdir, "*.patch"))):
-            b = os.path.basename(f)
-            if b != COVER and b not in listed:
-                out.append(f"patches/{b}: on disk but not listed in series")
-        if not os.path.isfile(os.path.join(self.pdir, COVER)):
-            out.append(f"patches/{COVER}: missing")
+        names = {p.name for p in self.postings}
+        for f in sorted(glob.glob(os.path.join(self.pdir, "*.patch")) +
+                        glob.glob(os.path.join(self.pdir, "*", "*.patch"))):
+            rel = os.path.relpath(f, self.pdir)
+            d, b = os.path.split(rel)
+            if not d:
+                out.append(f"patches/{rel}: outside the postings' "
+                           f"directories (patches/POSTING/)")
+            elif d not in names:
+                out.append(f"patches/{rel}: patches/{d}/ is no posting "
+                           f"of series (no '# posting: {d}' line)")
+            elif b != COVER and rel not in seen:
+                out.append(f"patches/{rel}: on disk but not listed in "
+                           f"series")
+        for p in self.postings:
+            if not os.path.isfile(p.cover):
+                out.append(f"patches/{p.name}/{COVER}: missing (the "
+                           f"cover letter of posting {p.name})")
         return out
 
     def validate(self):
@@ -147,9 +244,10 @@ def apply(base, series, variant="series", upto=None):
     return wt
 
 
-def _cover_text(series):
-    """Subject and body of the cover letter, for the branch description."""
-    text = open(os.path.join(series.pdir, COVER)).read()
+def cover_text(path):
+    """Subject and body of a cover letter file: the message of its
+    posting's cover commit on the edit branch."""
+    text = open(path).read()
     head, _, body = text.partition("\n\n")
     subj = re.search(r"^Subject: (?:\[[^]]*\] )?(.*(?:\n [^\n]*)*)", head,
                      re.M)
@@ -161,8 +259,9 @@ def _cover_text(series):
 
 
 def edit(base, series):
-    """Materialize the series as branch 'series-edit' (one commit per
-    patch) in the tool's 'edit' worktree, for git rebase -i."""
+    """Materialize the series as branch 'series-edit' in the tool's
+    'edit' worktree, for git rebase -i: per posting, an empty commit
+    whose message is its cover letter, then one commit per patch."""
     wt = base.worktree("edit")
     status = git(wt, "status", "--porcelain", "--untracked-files=no")
     head = git(wt, "rev-parse", "HEAD")
@@ -178,8 +277,18 @@ def _materialize(base, series, wt):
     series.validate()
     reset_to_base(wt, base)
     git(wt, "checkout", "-q", "-B", "series-edit", base.commit)
-    _am_all(base, series, wt, series.names, "edit")
-    git(wt, "config", "branch.series-edit.description", _cover_text(series))
+    # the single cover of the flat layout lived here; now each posting's
+    # cover is its empty commit
+    git(wt, "config", "--unset", "branch.series-edit.description",
+        check=False)
+    msg = os.path.join(ensure_dir(OUT, "edit.tmp"), "cover")
+    for p in series.postings:
+        with open(msg, "w") as f:
+            f.write(cover_text(p.cover))
+        git(wt, "commit", "-q", "--allow-empty", "--cleanup=verbatim",
+            "-F", msg)
+        _am_all(base, series, wt, p.names, "edit")
+    os.unlink(msg)
     return wt
 
 
@@ -199,113 +308,143 @@ def format_patches(wt, base_commit, tip, outdir):
             f.write(text)
 
 
+def split_branch(wt, base, series, branch="series-edit"):
+    """[(posting, cover commit, [patch commits])] of @branch: each
+    posting starts at an empty commit (its cover letter), the k-th empty
+    commit begins the k-th posting of the series file."""
+    log = git(wt, "log", "--reverse", "--format=%H %T %P",
+              f"{base.commit}..{branch}")
+    trees = {base.commit: git(wt, "rev-parse", f"{base.commit}^{{tree}}")}
+    groups = []
+    for line in log.splitlines():
+        h, tree, *parents = line.split()
+        what = f"{branch}: commit {h[:12]} " \
+            f"'{git(wt, 'log', '-1', '--format=%s', h)}'"
+        if len(parents) != 1 or parents[0] not in trees:
+            raise Error(f"{what} is a merge or not on the base: the branch "
+                        f"must be a line of commits on {base.commit[:12]}")
+        trees[h] = tree
+        if tree == trees[parents[0]]:
+            groups.append((h, []))
+        elif not groups:
+            raise Error(f"{what} comes before the first empty commit (the "
+                        f"cover letter that starts each posting)")
+        else:
+            groups[-1][1].append(h)
+    want = [p.name for p in series.postings]
+    if len(groups) != len(want):
+        raise Error(f"{branch} has {len(groups)} empty commits (cover "
+                    f"letters), series {len(want)} postings "
+                    f"({', '.join(want)}): each posting starts with its "
+                    f"cover commit")
+    for p, (h, commits) in zip(series.postings, groups):
+        if not commits:
+            raise Error(f"{branch}: posting {p.name} (cover {h[:12]}) has "
+                        f"no patch")
+    return [(p, h, c) for p, (h, c) in zip(series.postings, groups)]
+
+
+def _onto_base(base, wt, name, commits):
+    """Cherry-pick @commits one by one onto the base in the tool's
+    worktree @wt: the posting as its maintainer will apply it, alone on
+    the base.  A conflict names the posting, the commit and the files."""
+    reset_to_base(wt, base)
+    for c in commits:
+        p = git(wt, "cherry-pick", c, check=False)
+        if p.returncode:
+            files = git(wt, "diff", "--name-only", "--diff-filter=U",
+                        check=False).stdout.split()
+            subj = git(wt, "log", "-1", "--format=%s", c)
+            git(wt, "cherry-pick", "--abort", check=False)
+            reset_to_base(wt, base)
+            raise Error(f"posting {name} does not apply to the base alone: "
+                        f"'{subj}' conflicts in "
+                        f"{', '.join(files) or '(see git cherry-pick)'}")
+
+
+def _format_postings(base, wt, groups, tmp):
+    """Each posting rebased onto the base (worktree 'post') and
+    formatted into @tmp/<posting>/, its cover letter from its cover
+    commit.  Nothing in patches/ is written here."""
+    post = base.worktree("post")
+    branch = "patchtree-export"
+    for p, cover, commits in groups:
+        _onto_base(base, post, p.name, commits)
+        git(post, "branch", "-f", branch, "HEAD")
+        git(post, "config", f"branch.{branch}.description",
+            git(wt, "log", "-1", "--format=%B", cover))
+        try:
+            format_patches(post, base.commit, branch,
+                           ensure_dir(tmp, p.name))
+        finally:
+            git(post, "branch", "-D", branch, check=False)
+        reset_to_base(post, base)
+    return {p.name: sorted(os.listdir(os.path.join(tmp, p.name)))
+            for p, _, _ in groups}
+
+
 def export(base, series, wt):
-    """Write the commits base..series-edit of @wt back to patches/ and
-    rewrite the patch names in the series file, keeping its comments
-    at the same positions.  Refuses an edit worktree with uncommitted
-    changes or a paused rebase/am; removes only patches that the series
-    listed, never a file it did not write."""
+    """Write the commits base..series-edit of @wt back to
+    patches/<posting>/ and rewrite the patch names in the series file,
+    keeping its comments and markers at the same positions.  Each
+    posting is formatted as applied alone onto the base.  Refuses an
+    edit worktree with uncommitted changes or a paused rebase/am;
+    removes only patches that the series listed, never a file it did
+    not write.  Returns the names written, in series order."""
     worktree.check_clean(wt, "edit worktree")
-    n = int(git(wt, "rev-list", "--count", f"{base.commit}..series-edit"))
-    if n == 0:
-        raise Error(f"{wt}: branch series-edit has no commits on the base")
-    tmp = ensure_dir(OUT, "export.tmp")
-    for f in glob.glob(os.path.join(tmp, "*")):
-        os.unlink(f)
-    format_patches(wt, base.commit, "series-edit", tmp)
-    made = sorted(os.listdir(tmp))
-    listed = {os.path.basename(x) for x in series.names} | {COVER}
-    for f in made:
-        dst = os.path.join(series.pdir, f)
-        if f not in listed and os.path.exists(dst) and \
-                open(dst, "rb").read() != \
-                open(os.path.join(tmp, f), "rb").read():
-            raise Error(f"patches/{f} is not in the series and differs "
-                        f"from the patch export would write there: move "
-                        f"it away first")
-    for f in sorted(glob.glob(os.path.join(series.pdir, "*.patch"))):
-        b = os.path.basename(f)
-        if b in made:
-            continue
-        if b in listed:
-            os.unlink(f)
-        else:
-            progress("export", f"kept patches/{b}: not in the series and "
-                     f"not written by this export")
-    for f in made:
-        dst = os.path.join(series.pdir, f)
-        data = open(os.path.join(tmp, f), "rb").read()
-        if not os.path.exists(dst) or open(dst, "rb").read() != data:
-            with open(dst, "wb") as g:
-                g.write(data)
-        os.unlink(os.path.join(tmp, f))
-    os.rmdir(tmp)
-    names = [f for f in made if f != COVER]
+    groups = split_branch(wt, base, series)
+    tmp = os.path.join(OUT, "export.tmp")
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+    with worktree.lock(base, "post"):
+        made = _format_postings(base, wt, groups, tmp)
+    listed = set(series.names)
+    for p in series.postings:
+        for f in made[p.name]:
+            rel = f"{p.name}/{f}"
+            dst = series.path(rel)
+            if f != COVER and rel not in listed and os.path.exists(dst) \
+                    and open(dst, "rb").read() != \
+                    open(os.path.join(tmp, rel), "rb").read():
+                raise Error(f"patches/{rel} is not in the series and "
+                            f"differs from the patch export would write "
+                            f"there: move it away first")
+    for p in series.postings:
+        ensure_dir(p.dir)
+        for f in sorted(glob.glob(os.path.join(p.dir, "*.patch"))):
+            b = os.path.basename(f)
+            if b in made[p.name]:
+                continue
+            if f"{p.name}/{b}" in listed:
+                os.unlink(f)
+            else:
+                progress("export", f"kept patches/{p.name}/{b}: not in "
+                         f"the series and not written by this export")
+        for f in made[p.name]:
+            dst = os.path.join(p.dir, f)
+            data = open(os.path.join(tmp, p.name, f), "rb").read()
+            if not os.path.exists(dst) or open(dst, "rb").read() != data:
+                with open(dst, "wb") as g:
+                    g.write(data)
+    shutil.rmtree(tmp)
     lines = list(series.lines)
-    idx = [n - 1 for n, _ in series.entries]
-    # New patches go right after the last listed one, not after a
-    # banner that closes the file.
-    last = idx[-1] if idx else len(lines) - 1
-    for k, name in enumerate(names):
-        if k < len(idx):
-            lines[idx[k]] = name
-        else:
-            last += 1
-            lines.insert(last, name)
-    for k in reversed(idx[len(names):]):
-        del lines[k]
+    # from the last posting to the first: an insertion or deletion only
+    # moves the lines of postings already rewritten
+    for p in reversed(series.postings):
+        names = [f"{p.name}/{f}" for f in made[p.name] if f != COVER]
+        idx = [n - 1 for n, _ in p.entries]
+        last = idx[-1]
+        for k, name in enumerate(names):
+            if k < len(idx):
+                lines[idx[k]] = name
+            else:
+                last += 1
+                lines.insert(last, name)
+        for k in reversed(idx[len(names):]):
+            del lines[k]
     text = "\n".join(lines) + "\n"
     if open(series.file).read() != text:
         with open(series.file, "w") as f:
             f.write(text)
-    return names
-
-
-def mbox(base, series, path):
-    """One mbox with the cover letter and every patch, threaded to the
-    cover letter by Message-Id/In-Reply-To/References headers."""
-    series.validate()
-    files = [os.path.join(series.pdir, COVER)] + \
-        [series.path(n) for n in series.names]
-    tag = series.digest()
-    cover_id = f"<{tag}.0@patchtree.invalid>"
-    out = []
-    for i, f in enumerate(files):
-        text = open(f, encoding="utf-8", errors="surrogateescape").read()
-        head, sep, body = text.partition("\n\n")
-        head = re.sub(r"^(Message-Id|In-Reply-To|References):.*\n"
-                      r"(?:[ \t].*\n)*", "", head + "\n",
-                      flags=re.M | re.I).rstrip("\n")
-        hdrs = [f"Message-Id: <{tag}.{i}@patchtree.invalid>"]
-        if i:
-            hdrs += [f"In-Reply-To: {cover_id}", f"References: {cover_id}"]
-        if "base-commit:" not in body and i == 0:
-            body = body.rstrip("\n") + f"\n\nbase-commit: {base.commit}\n"
-        if not head.startswith("From "):
-            head = "From 0000000000000000000000000000000000000000 " \
-                   "Mon Sep 17 00:00:00 2001\n" + head
-        out.append(head + "\n" + "\n".join(hdrs) + sep + body.rstrip("\n")
-                   + "\n\n")
-    ensure_dir(os.path.dirname(path))
-    with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.write("".join(out))
-    return path
-
-
-def b4_roundtrip(base, mbox_path, workdir):
-    """b4 am -m the mbox offline and git am the result onto the base in
-    a scratch worktree; return the number of patches applied."""
-    ensure_dir(workdir)
-    with worktree.scratch(base, os.path.join(workdir, "tree")) as wt:
-        bdir = ensure_dir(workdir, "b4")
-        run(["b4", "-n", "am", "-m", mbox_path, "-o", bdir, "-n", "series"],
-            cwd=wt, capture=True,
-            env={"XDG_CACHE_HOME": ensure_dir(workdir, "cache"),
-                 "XDG_DATA_HOME": ensure_dir(workdir, "data")})
-        mbx = os.path.join(bdir, "series.mbx")
-        if not os.path.exists(mbx):
-            raise Error(f"b4 am wrote no {mbx}")
-        p = git(wt, "am", "-q", mbx, check=False)
-        if p.returncode != 0:
-            raise Error("git am of b4's output failed:\n" + p.stdout + p.stderr)
-        return int(git(wt, "rev-list", "--count", f"{base.commit}..HEAD"))
+    return [f"{p.name}/{f}" for p in series.postings
+            for f in made[p.name] if f != COVER]
