@@ -54,44 +54,75 @@ def sh(cwd, *cmd, check=True):
     return p.stdout.strip()
 
 
+LONG = ("iommu/iova: change line five of the allocator, with a subject "
+        "long enough that format-patch folds it")
+
+
 class Fixture:
-    """A fake kernel git tree and a series tree of three patches on it."""
+    """A fake kernel git tree and a series tree of two postings on it:
+    'swiotlb' (two patches) and 'iova' (one patch, with a folded
+    subject), each with its cover letter and b4 config."""
 
     def __init__(self, root):
-        from .series import format_patches
         self.root = root
         self.kernel = os.path.join(root, "linux")
-        os.makedirs(os.path.join(self.kernel, "kernel/dma"))
+        for d in ("kernel/dma", "drivers/iommu"):
+            os.makedirs(os.path.join(self.kernel, d))
         with open(os.path.join(self.kernel, "Makefile"), "w") as f:
             f.write("VERSION = 6\nPATCHLEVEL = 1\n")
         with open(os.path.join(self.kernel, "kernel/dma/swiotlb.c"), "w") as f:
             f.write("".join(f"int line{i};\n" for i in range(40)))
+        with open(os.path.join(self.kernel, "drivers/iommu/iova.c"), "w") as f:
+            f.write("".join(f"int iova{i};\n" for i in range(10)))
         sh(self.kernel, "git", "init", "-q", "-b", "master")
         sh(self.kernel, "git", "add", "-A")
         sh(self.kernel, "git", "commit", "-q", "-m", "base")
         self.base = sh(self.kernel, "git", "rev-parse", "HEAD")
         work = os.path.join(root, "work")
         sh(root, "git", "clone", "-q", self.kernel, work)
-        src = os.path.join(work, "kernel/dma/swiotlb.c")
-        for i, (ln, subj) in enumerate([(3, "swiotlb: change line three"),
-                                        (20, "swiotlb: change line twenty"),
-                                        (35, "swiotlb: change line 35")]):
-            lines = open(src).read().splitlines(True)
-            lines[ln] = f"long line{ln}; /* patch {i + 1} */\n"
-            open(src, "w").write("".join(lines))
-            sh(work, "git", "commit", "-q", "-a", "-m",
-               f"{subj}\n\nWhy: a test.\n\nSigned-off-by: T <t@example.org>")
-        sh(work, "git", "config", "branch.master.description",
-           "swiotlb: test series\n\nA cover letter body.\n")
         self.top = os.path.join(root, "tree")
-        pdir = os.path.join(self.top, "patches")
-        os.makedirs(pdir)
-        format_patches(work, self.base, "master", pdir)
-        names = sorted(n for n in os.listdir(pdir) if n[:4] != "0000")
+        for posting, edits in (
+                ("swiotlb", [("kernel/dma/swiotlb.c", 3,
+                              "swiotlb: change line three"),
+                             ("kernel/dma/swiotlb.c", 20,
+                              "swiotlb: change line twenty")]),
+                ("iova", [("drivers/iommu/iova.c", 5, LONG)])):
+            sh(work, "git", "checkout", "-q", "-b", posting, self.base)
+            for i, (path, ln, subj) in enumerate(edits):
+                src = os.path.join(work, path)
+                lines = open(src).read().splitlines(True)
+                lines[ln] = f"long {posting}{ln}; /* patch {i + 1} */\n"
+                open(src, "w").write("".join(lines))
+                sh(work, "git", "commit", "-q", "-a", "-m",
+                   f"{subj}\n\nWhy: a test.\n\n"
+                   f"Signed-off-by: T <t@example.org>")
+            sh(work, "git", "config", f"branch.{posting}.description",
+               f"{posting}: test posting\n\nA cover letter body.\n")
+            self.format(work, posting)
+        self.names = [f"swiotlb/{n}" for n in self.listing("swiotlb")] + \
+            [f"iova/{n}" for n in self.listing("iova")]
         with open(os.path.join(self.top, "series"), "w") as f:
-            f.write("# banner\n" + "\n".join(names[:2]) + "\n# second\n"
-                    + names[2] + "\n")
-        self.names = names
+            f.write("# banner\n# posting: swiotlb\n" +
+                    "\n".join(self.names[:2]) + "\n# second\n"
+                    "# posting: iova\n" + self.names[2] + "\n")
+        os.makedirs(os.path.join(self.top, "b4"))
+        for posting in ("swiotlb", "iova"):
+            with open(os.path.join(self.top, "b4", f"{posting}.conf"),
+                      "w") as f:
+                f.write(f"[b4]\n  send-series-to = A Maintainer "
+                        f"<{posting}@example.org>\n  send-series-cc = "
+                        f"list@example.org\n[patchtree]\n  to-section = "
+                        f"{posting.upper()}\n")
+
+    def format(self, work, posting):
+        from .series import format_patches
+        pdir = os.path.join(self.top, "patches", posting)
+        os.makedirs(pdir)
+        format_patches(work, self.base, posting, pdir)
+
+    def listing(self, posting):
+        return sorted(n for n in os.listdir(os.path.join(
+            self.top, "patches", posting)) if n[:4] != "0000")
 
     def series(self):
         from .series import Series
@@ -122,7 +153,7 @@ def series_catches_missing_patch(fx):
 @test
 def series_catches_unlisted_patch(fx):
     s = fx.series()
-    extra = os.path.join(s.pdir, "0009-stray.patch")
+    extra = os.path.join(s.pdir, "swiotlb", "0009-stray.patch")
     shutil.copy(s.path(fx.names[0]), extra)
     try:
         expect_error(s.validate, "0009-stray.patch", "not listed")
@@ -134,7 +165,9 @@ def series_catches_unlisted_patch(fx):
 def series_catches_duplicate(fx):
     s = fx.series()
     orig = open(s.file).read()
-    open(s.file, "a").write(fx.names[0] + "\n")
+    open(s.file, "w").write(orig.replace(fx.names[0] + "\n",
+                                         fx.names[0] + "\n" + fx.names[0] +
+                                         "\n"))
     try:
         expect_error(fx.series().validate, "listed twice")
     finally:
@@ -213,37 +246,173 @@ def failing_patch_names_patch_file_hunk(fx):
         open(p, "w").write(orig)
 
 
+def _tree_files(top):
+    pdir = os.path.join(top, "patches")
+    return {os.path.relpath(os.path.join(d, f), pdir):
+            open(os.path.join(d, f), "rb").read()
+            for d, _, fs in os.walk(pdir) for f in fs}
+
+
 @test
 def export_of_unchanged_branch_changes_no_byte(fx):
     from .base import get_base
-    from .series import edit, export
+    from .series import edit, export, split_branch
     b = get_base(fx.kernel)
-    before = {f: open(os.path.join(fx.top, "patches", f), "rb").read()
-              for f in os.listdir(os.path.join(fx.top, "patches"))}
+    before = _tree_files(fx.top)
     series_before = open(os.path.join(fx.top, "series"), "rb").read()
     wt = edit(b, fx.series())
+    # per posting an empty cover commit, then its patches
+    groups = split_branch(wt, b, fx.series())
+    assert [(p.name, len(c)) for p, _, c in groups] == \
+        [("swiotlb", 2), ("iova", 1)], groups
+    assert sh(wt, "git", "log", "-1", "--format=%s", groups[1][1]) == \
+        "iova: test posting"
     export(b, fx.series(), wt)
-    after = {f: open(os.path.join(fx.top, "patches", f), "rb").read()
-             for f in os.listdir(os.path.join(fx.top, "patches"))}
+    after = _tree_files(fx.top)
     assert before.keys() == after.keys(), (before.keys(), after.keys())
     for f in before:
         assert before[f] == after[f], f"export changed {f}"
     assert open(os.path.join(fx.top, "series"), "rb").read() == \
         series_before, "export changed the series file"
-    # a real edit shows up in the export
+    # a real edit shows up in the export, in its posting's directory
     sh(wt, "git", "commit", "-q", "--amend", "-m",
-       "swiotlb: change line 35 differently\n\nWhy.\n\n"
+       "iommu/iova: line five differently\n\nWhy.\n\n"
        "Signed-off-by: T <t@example.org>")
     names = export(b, fx.series(), wt)
-    assert names[2].startswith("0003-swiotlb-change-line-35-differently")
-    assert names[2] in open(os.path.join(fx.top, "series")).read()
-    assert "# second" in open(os.path.join(fx.top, "series")).read()
+    assert names[2].startswith("iova/0001-iommu-iova-line-five-differently")
+    text = open(os.path.join(fx.top, "series")).read()
+    assert names[2] in text and fx.names[2] not in text, text
+    assert "# second\n# posting: iova\n" in text, text
+    assert not os.path.exists(os.path.join(fx.top, "patches", fx.names[2]))
     # put the fixture back for the tests after this one
-    for f in os.listdir(os.path.join(fx.top, "patches")):
+    for f in _tree_files(fx.top):
         os.unlink(os.path.join(fx.top, "patches", f))
     for f, data in before.items():
         open(os.path.join(fx.top, "patches", f), "wb").write(data)
     open(os.path.join(fx.top, "series"), "wb").write(series_before)
+
+
+@test
+def export_writes_each_posting_numbered_alone(fx):
+    from .checks import cover_letter, subject
+    s = fx.series()
+    for p, n in zip(s.postings, (2, 1)):
+        ok, summary, _ = cover_letter(s, p, None)
+        assert ok and summary.startswith(f"[PATCH 0/{n}] {p.name}: test "
+                                         f"posting"), summary
+        for i, name in enumerate(p.names, 1):
+            ok, summary, _ = subject(s, p, None, i, name)
+            assert ok, (name, summary)
+    # the iova patch was formatted against the base alone
+    text = open(s.path(fx.names[2])).read()
+    assert "[PATCH] " not in text and "base-commit" not in text, text[:300]
+    cover = open(s.postings[1].cover).read()
+    assert f"base-commit: {fx.base}" in cover, cover
+
+
+@test
+def posting_markers_are_parsed(fx):
+    s = fx.series()
+    assert [(p.name, p.line, p.names) for p in s.postings] == \
+        [("swiotlb", 2, fx.names[:2]), ("iova", 6, fx.names[2:])], \
+        [(p.name, p.line, p.names) for p in s.postings]
+    assert s.names == fx.names
+    assert s.path(fx.names[2]) == os.path.join(fx.top, "patches",
+                                               fx.names[2])
+    assert s.posting("iova").cover.endswith("patches/iova/"
+                                            "0000-cover-letter.patch")
+    expect_error(lambda: s.posting("nope"), "no posting 'nope'",
+                 "swiotlb, iova")
+
+
+@test
+def bad_posting_marker_is_one_line(fx):
+    from .series import Series
+    top = os.path.join(fx.root, "bad-series")
+    os.makedirs(top, exist_ok=True)
+    f = os.path.join(top, "series")
+    ok = "# posting: swiotlb\nswiotlb/0001-a.patch\n"
+    for text, line, words in (
+            ("#posting swiotlb\nswiotlb/0001-a.patch\n", 1,
+             ["bad posting marker '#posting swiotlb'", "# posting: NAME"]),
+            ("# Posting: swiotlb\n", 1, ["bad posting marker"]),
+            ("# posting: Two Words\n", 1, ["bad posting marker"]),
+            ("# posting:swiotlb\n", 1, ["bad posting marker"]),
+            ("swiotlb/0001-a.patch\n" + ok, 1, ["comes before the first"]),
+            (ok + "iova/0001-b.patch\n", 3,
+             ["is in posting 'swiotlb' (line 1)", "want 'swiotlb/FILE'"]),
+            (ok + "0002-flat.patch\n", 3, ["want 'swiotlb/FILE'"]),
+            (ok + "# posting: swiotlb\nswiotlb/0002-b.patch\n", 3,
+             ["posting 'swiotlb' again (first at line 1)"]),
+            (ok + "# posting: iova\n", 3, ["posting 'iova' lists no "
+                                           "patches"]),
+            ("# only comments\n", None, ["no '# posting: NAME' line"])):
+        open(f, "w").write(text)
+        where = f"{f}:{line}: " if line else f"{f}: "
+        err = expect_error(lambda: Series(top), where, *words)
+        assert len(err.splitlines()) == 1, err
+    # an ordinary comment that mentions postings is no marker
+    open(f, "w").write("# postings follow\n# the posting: below\n" + ok)
+    assert [p.name for p in Series(top).postings] == ["swiotlb"]
+
+
+@test
+def export_refuses_a_posting_that_needs_another(fx):
+    from .base import get_base
+    from .series import _materialize, export
+    from .selftest_robust import tree_copy, read_patches
+    b = get_base(fx.kernel)
+    s = tree_copy(fx, "tree-dependent")
+    before = read_patches(s)
+    wt = _materialize(b, s, b.worktree("edit"))
+    # an iova patch on a line that only the swiotlb posting has
+    f = os.path.join(wt, "kernel/dma/swiotlb.c")
+    text = open(f).read()
+    assert "long swiotlb3;" in text, text
+    open(f, "w").write(text.replace("long swiotlb3;", "long swiotlb3_iova;"))
+    sh(wt, "git", "commit", "-q", "-a", "-m", "iommu/iova: needs swiotlb"
+       "\n\nWhy.\n\nSigned-off-by: T <t@example.org>")
+    err = expect_error(lambda: export(b, s, wt), "posting iova does not "
+                       "apply to the base alone", "iommu/iova: needs "
+                       "swiotlb", "kernel/dma/swiotlb.c")
+    assert len(err.splitlines()) == 1, err
+    assert read_patches(s) == before, "a refused export wrote patches/"
+    # a branch whose cover commits do not match the series' postings
+    sh(wt, "git", "reset", "-q", "--hard", f"{fx.base}")
+    sh(wt, "git", "commit", "-q", "--allow-empty", "-m", "only cover")
+    expect_error(lambda: export(b, s, wt), "1 empty commits",
+                 "2 postings (swiotlb, iova)")
+
+
+@test
+def mbox_per_posting(fx):
+    from .base import get_base
+    from .mail import mbox
+    b = get_base(fx.kernel)
+    s = fx.series()
+    for p, n in zip(s.postings, (2, 1)):
+        path = mbox(b, p, os.path.join(fx.root, f"{p.name}.mbox"))
+        text = open(path).read()
+        subjects = re.findall(r"^Subject: (.*)$", text, re.M)
+        assert subjects[0].startswith(f"[PATCH 0/{n}] {p.name}: "), subjects
+        assert [x.split("]")[0] for x in subjects[1:]] == \
+            [f"[PATCH {i}/{n}" for i in range(1, n + 1)], subjects
+        assert text.count("In-Reply-To: <") == n, "patches not threaded"
+        assert text.count(f"\nTo: A Maintainer <{p.name}@example.org>\n"
+                          ) == n + 1, text[:600]
+        assert text.count("\nCc: list@example.org\n") == n + 1
+    # the folded subject is one line in the mbox (b4 am -m needs that)
+    assert "Subject: [PATCH 1/1] " + LONG + "\n" in text, text[:600]
+    # a posting without its b4 config
+    os.rename(os.path.join(fx.top, "b4", "iova.conf"),
+              os.path.join(fx.top, "b4", "iova.off"))
+    try:
+        expect_error(lambda: mbox(b, s.postings[1],
+                                  os.path.join(fx.root, "x.mbox")),
+                     "b4/iova.conf: missing")
+    finally:
+        os.rename(os.path.join(fx.top, "b4", "iova.off"),
+                  os.path.join(fx.top, "b4", "iova.conf"))
 
 
 @test
@@ -261,16 +430,71 @@ def edit_refuses_to_discard_work(fx):
 
 @test
 def b4_round_trip(fx):
+    """Each posting's mbox through b4 am -m and git am onto the plain
+    base: the iova posting applies alone, without swiotlb's patches."""
     from .base import get_base
-    from .series import mbox, b4_roundtrip
+    from .mail import mbox, b4_roundtrip
     from .common import need
     need("b4")
     b = get_base(fx.kernel)
-    path = mbox(b, fx.series(), os.path.join(fx.root, "series.mbox"))
+    for p in fx.series().postings:
+        path = mbox(b, p, os.path.join(fx.root, f"{p.name}.mbox"))
+        got = b4_roundtrip(b, path, os.path.join(fx.root, "b4-" + p.name))
+        assert len(got) == len(p.names), (p.name, got)
+    # the iova commit sits right on the base
+    wt = b.worktree("post")
+    assert sh(wt, "git", "rev-parse", "HEAD") == fx.base
+
+
+@test
+def mbox_signed_by_the_poster(fx):
+    """--from: the tree's placeholder From: and Signed-off-by: become
+    the poster's; a real Signed-off-by stays, the poster's comes last."""
+    from .base import get_base
+    from .mail import mbox, b4_roundtrip
+    from .selftest_robust import tree_copy
+    from .common import need
+    need("b4")
+    b = get_base(fx.kernel)
+    s = tree_copy(fx, "tree-resign")
+    p1 = s.path(fx.names[0])
+    text = open(p1).read()
+    open(p1, "w").write(text.replace(
+        "Signed-off-by: T <t@example.org>",
+        "Signed-off-by: dma-series tree <dma-series@lists.invalid>"))
+    me = "J\u00f6rg Poster <jp@example.org>"
+    path = mbox(b, s.postings[0], os.path.join(fx.root, "signed.mbox"),
+                sender=me)
     text = open(path).read()
-    assert text.count("In-Reply-To: <") == 3, "patches not threaded"
-    n = b4_roundtrip(b, path, os.path.join(fx.root, "b4"))
-    assert n == 3, f"b4 + git am applied {n} patches, not 3"
+    assert ".invalid>" not in text.replace("patchtree.invalid>", ""), text
+    got = b4_roundtrip(b, path, os.path.join(fx.root, "b4-signed"))
+    assert got == [f"{me}\t{me}", f"{me}\tT <t@example.org>;{me}"], got
+    expect_error(lambda: mbox(b, s.postings[0], path, sender="me"),
+                 "--from 'me'", "Your Name <you@example.org>")
+    expect_error(lambda: mbox(b, s.postings[0], path,
+                              sender="X <x@lists.invalid>"), "placeholder")
+
+
+@test
+def get_maintainer_roles_are_parsed(fx):
+    from .checks import _roles, _same_section
+    out = _roles(
+        "Christoph Hellwig <hch@lst.de> (supporter:DMA MAPPING HELPERS)\n"
+        "Robin Murphy <robin.murphy@arm.com> (maintainer:IOMMU DMA-API "
+        "LAYER,reviewer:IOMMU SUBSYSTEM)\n"
+        "Greg KH <gregkh@linuxfoundation.org> (supporter:DRIVER CORE, "
+        "KOBJECTS, DEBUGFS AND SYSFS)\n"
+        "iommu@lists.linux.dev (open list:IOMMU SUBSYSTEM)\n")
+    assert out["hch@lst.de"] == [("supporter", "DMA MAPPING HELPERS")]
+    assert out["robin.murphy@arm.com"] == [
+        ("maintainer", "IOMMU DMA-API LAYER"),
+        ("reviewer", "IOMMU SUBSYSTEM")], out
+    assert out["gregkh@linuxfoundation.org"] == [
+        ("supporter", "DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS")], out
+    assert out["iommu@lists.linux.dev"] == [("open list", "IOMMU SUBSYSTEM")]
+    assert _same_section("DMA BOUNCE BUFFERS AND IOVA CACHING (dynamic sw...",
+                         "DMA BOUNCE BUFFERS AND IOVA CACHING (dynamic "
+                         "swiotlb, flexible IOVA depot)")
 
 
 @test

@@ -69,8 +69,10 @@ def tree_copy(fx, name):
 
 
 def read_patches(series):
-    return {f: open(os.path.join(series.pdir, f), "rb").read()
-            for f in sorted(os.listdir(series.pdir))}
+    """{path under patches/: bytes} of every file there."""
+    return {os.path.relpath(os.path.join(d, f), series.pdir):
+            open(os.path.join(d, f), "rb").read()
+            for d, _, fs in os.walk(series.pdir) for f in sorted(fs)}
 
 
 # --- 3. subprocesses: stdin, locale, git blind to ~/.gitconfig ----------
@@ -182,10 +184,12 @@ def failed_command_quotes_its_log(fx):
 # --- 1. a new Debian package version re-creates the base ----------------
 
 def _fake_tarball(fx, path, version):
-    """linux-source-6.1.tar.xz with the fixture's Makefile and
-    kernel/dma/swiotlb.c (so that the fixture's series applies)."""
+    """linux-source-6.1.tar.xz with the fixture's Makefile,
+    kernel/dma/swiotlb.c and drivers/iommu/iova.c (so that the fixture's
+    series applies)."""
     with tarfile.open(path, "w:xz") as t:
-        for f in ("Makefile", "kernel/dma/swiotlb.c"):
+        for f in ("Makefile", "kernel/dma/swiotlb.c",
+                  "drivers/iommu/iova.c"):
             t.add(os.path.join(fx.kernel, f), f"linux-source-6.1/{f}")
         extra = os.path.join(fx.root, "VERSION-" + version)
         with open(extra, "w") as g:
@@ -229,7 +233,8 @@ def base_update_recreates_base_and_worktrees(fx):
                 if e.startswith("debian-6.1.edit-")]
         assert len(kept) == 1, kept
         kept = os.path.join(os.path.dirname(b2.repo), kept[0])
-        assert len(os.listdir(kept)) == 4, os.listdir(kept)
+        # two cover commits, three patches, the uncommitted diff
+        assert len(os.listdir(kept)) == 6, os.listdir(kept)
         assert "uncommitted" in open(os.path.join(kept,
                                                   "uncommitted.diff")).read()
         shutil.rmtree(kept)
@@ -388,30 +393,32 @@ def export_keeps_files_it_did_not_write(fx):
     b = get_base(fx.kernel)
     s = tree_copy(fx, "tree-wip")
     wt = _materialize(b, s, b.worktree("edit"))
-    wip = os.path.join(s.pdir, "0099-wip-not-in-series.patch")
+    wip = os.path.join(s.pdir, "swiotlb", "0099-wip-not-in-series.patch")
     with open(wip, "w") as f:
         f.write("my work in progress\n")
-    # drop the last patch and rename the second: both old files go
-    _st().sh(wt, "git", "reset", "-q", "--hard", "HEAD~1")
+    # drop swiotlb's second patch (base, cover, 1, 2, cover, iova 1) and
+    # rename the iova patch: both old files go
+    _st().sh(wt, "git", "rebase", "-q", "--onto", "HEAD~3", "HEAD~2")
     _st().sh(wt, "git", "commit", "-q", "--amend", "-m",
-             "swiotlb: line twenty, renamed\n\nWhy.\n\n"
+             "iommu/iova: line five, renamed\n\nWhy.\n\n"
              "Signed-off-by: T <t@example.org>")
     names = export(b, s, wt)
-    left = sorted(os.listdir(s.pdir))
+    left = sorted(read_patches(s))
     assert os.path.exists(wip), "export deleted a file it did not write"
     assert fx.names[1] not in left and fx.names[2] not in left, left
-    assert names[1] in left and len(left) == 4, left
+    assert names[1] in left and len(left) == 5, left
     # a file of the name export would write, not in the series: refused
-    with open(os.path.join(wt, "kernel/dma/swiotlb.c"), "a") as f:
+    with open(os.path.join(wt, "drivers/iommu/iova.c"), "a") as f:
         f.write("int one_more;\n")
     _st().sh(wt, "git", "commit", "-q", "-a", "-m",
-             "swiotlb: one more\n\nWhy.\n\nSigned-off-by: T <t@example.org>")
-    clash = os.path.join(s.pdir, "0003-swiotlb-one-more.patch")
+             "iommu/iova: one more\n\nWhy.\n\n"
+             "Signed-off-by: T <t@example.org>")
+    clash = os.path.join(s.pdir, "iova", "0002-iommu-iova-one-more.patch")
     with open(clash, "w") as f:
         f.write("someone else's\n")
     s = fx.series().__class__(s.top)        # the series export wrote
-    _st().expect_error(lambda: export(b, s, wt), "0003-swiotlb-one-more",
-                       "not in the series")
+    _st().expect_error(lambda: export(b, s, wt),
+                       "iova/0002-iommu-iova-one-more", "not in the series")
     assert open(clash).read() == "someone else's\n"
 
 
@@ -544,7 +551,7 @@ def errors_are_one_line(fx):
     p = _patchtree("base", "--base", os.path.join(fx.root, "nope"))
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and \
         "no such directory" in p.stderr, p.stderr
-    p = _patchtree("--base", fx.kernel, "mbox", "/proc/nope/x.mbox")
+    p = _patchtree("--base", fx.kernel, "mbox", "--dir", "/proc/nope/x")
     assert p.returncode == 2 and "Traceback" not in p.stderr and \
         p.stderr.startswith("error: /proc/nope"), p.stderr
     assert p.stderr.count("\n") == 1, p.stderr

@@ -114,7 +114,9 @@ def save_edit(name, repo):
         return None
     dest = f"{repo}.edit-{time.strftime('%Y%m%d-%H%M%S')}"
     ensure_dir(dest)
-    git(repo, "format-patch", "-q", "-o", dest, "base..series-edit")
+    # --always: the empty commits are the postings' cover letters
+    git(repo, "format-patch", "-q", "--always", "-o", dest,
+        "base..series-edit")
     wt = os.path.join(SRC, os.path.basename(repo) + "+edit")
     if _linked(wt, repo):
         diff = git(wt, "diff", "HEAD")
