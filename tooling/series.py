@@ -288,7 +288,7 @@ def _materialize(base, series, wt):
         git(wt, "commit", "-q", "--allow-empty", "--cleanup=verbatim",
             "-F", msg)
         _am_all(base, series, wt, p.names, "edit")
-    os.unlink(msg)
+    shutil.rmtree(os.path.dirname(msg))
     return wt
 
 
