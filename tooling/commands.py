@@ -220,11 +220,55 @@ def cmd_sweep(args):
 
 # --- kunit ------------------------------------------------------------------
 
+# kunit.py architectures the tool can build for, and their compilers.
+KUNIT_ARCHES = {"x86_64": "", "arm64": "aarch64-linux-gnu-"}
+
+
+def kunit_directives(path):
+    """The `# patchtree-KEY: VALUE` comment lines of a .kunitconfig
+    (kunit.py ignores comments): arch (default x86_64) and kernel-args
+    (joined).  An unknown key or arch is one line naming the file."""
+    out = {"arch": "x86_64", "kernel-args": []}
+    for n, line in enumerate(open(path), 1):
+        m = re.match(r"#\s*patchtree-([a-z-]+):\s*(.*?)\s*$", line)
+        if not m:
+            continue
+        key, val = m.groups()
+        if key == "arch":
+            if val not in KUNIT_ARCHES:
+                raise Error(f"{path}:{n}: patchtree-arch: {val!r} is not "
+                            f"one of {', '.join(sorted(KUNIT_ARCHES))}")
+            out["arch"] = val
+        elif key == "kernel-args":
+            out["kernel-args"].append(val)
+        else:
+            raise Error(f"{path}:{n}: unknown directive patchtree-{key} "
+                        f"(arch, kernel-args)")
+    return out
+
+
+def kunit_groups(suites):
+    """Suites grouped into kunit.py runs, one kernel per architecture
+    (x86_64 first); a run's command line joins its suites' kernel-args.
+    Returns [(arch, kernel_args, [suite, ...])]."""
+    groups = {}
+    for sname in suites:
+        kc = os.path.join(M.TOP, "kunit", sname, ".kunitconfig")
+        if not os.path.isfile(kc):
+            raise Error(f"kunit/{sname}/.kunitconfig: no such suite")
+        d = kunit_directives(kc)
+        names, kargs = groups.setdefault(d["arch"], ([], []))
+        names.append(sname)
+        kargs += [a for a in d["kernel-args"] if a not in kargs]
+    return [(arch, " ".join(groups[arch][1]), groups[arch][0])
+            for arch in sorted(groups, key=lambda a: (a != "x86_64", a))]
+
+
 def kunit_step(args, run):
-    """kunit.py run --arch=x86_64 with every kunit/SUITE/.kunitconfig
-    (one kernel for all of them) on the patched tree; one result a case,
-    read from kunit.py's own JSON."""
-    import json
+    """kunit.py run with every kunit/SUITE/.kunitconfig on the patched
+    tree: one kernel per architecture (`# patchtree-arch:` in the
+    .kunitconfig, x86_64 by default) booted with the suites'
+    `# patchtree-kernel-args:`; one result a case, from kunit.py's JSON."""
     base, series = prepared(args)
     wt = S.apply(base, series, variant(args))
     suites = getattr(args, "suites", None) or sorted(
@@ -233,21 +277,36 @@ def kunit_step(args, run):
     if not suites:
         run.add("kunit", "suites", "fail", "no suites in kunit/")
         return 0, 1
-    jpath = os.path.join(ensure_dir(OUT, "results"), "kunit.json")
+    for arch, kargs, names in kunit_groups(suites):
+        _kunit_run(base, wt, run, arch, kargs, names)
+    return _counts(run, "kunit")
+
+
+def _kunit_run(base, wt, run, arch, kargs, suites):
+    """One kunit.py run: build, boot, parse, and the kernel log check."""
+    import json
+    label = "" if arch == "x86_64" else f"{arch}:"
+    tag = "+kunit" if arch == "x86_64" else f"+kunit-{arch}"
+    bdir = ensure_dir(OUT, "build", base.name + tag)
+    jpath = os.path.join(ensure_dir(OUT, "results"), f"kunit{tag[6:]}.json")
     if os.path.exists(jpath):
         os.unlink(jpath)
+    cross = KUNIT_ARCHES[arch]
     cmd = ["python3", "tools/testing/kunit/kunit.py", "run",
-           "--arch=x86_64", "--jobs", str(len(os.sched_getaffinity(0))),
-           f"--build_dir={ensure_dir(OUT, 'build', base.name + '+kunit')}",
-           "--qemu_args=-smp 2", "--timeout=900", f"--json={jpath}",
-           "--make_options", f"CC={M.ccache_cc('gcc')}"]
+           f"--arch={arch}", "--jobs", str(len(os.sched_getaffinity(0))),
+           f"--build_dir={bdir}", "--qemu_args=-smp 2", "--timeout=900",
+           f"--json={jpath}",
+           "--make_options", f"CC={M.ccache_cc(cross + 'gcc')}"]
+    if cross:
+        cmd.append(f"--cross_compile={cross}")
+    if kargs:
+        cmd += ["--kernel_args", kargs]
     for sname in suites:
-        kc = os.path.join(M.TOP, "kunit", sname, ".kunitconfig")
-        if not os.path.isfile(kc):
-            raise Error(f"kunit/{sname}/.kunitconfig: no such suite")
-        cmd.append(f"--kunitconfig={kc}")
-    progress("kunit", " + ".join(suites), "x86_64")
-    log = os.path.join(ensure_dir(OUT, "results"), "kunit.log")
+        cmd.append("--kunitconfig=" +
+                   os.path.join(M.TOP, "kunit", sname, ".kunitconfig"))
+    progress("kunit", " + ".join(suites) + (f" ({kargs})" if kargs else ""),
+             arch)
+    log = os.path.join(ensure_dir(OUT, "results"), f"kunit{tag[6:]}.log")
     open(log, "w").close()      # this run's figures only
     p = M.run(cmd, cwd=wt, log=log, check=False)
     text = open(log, errors="replace").read()
@@ -261,34 +320,35 @@ def kunit_step(args, run):
         except ValueError:
             cases = []
     for name, status in cases:
-        run.add("kunit", name, status, log=log)
+        run.add("kunit", label + name, status, log=log)
     # kunit.py passes a run whose kernel warned, splatted or stalled
-    tlog = os.path.join(OUT, "build", base.name + "+kunit", "test.log")
+    tlog = os.path.join(bdir, "test.log")
     if os.path.exists(tlog):
         bad = M.console_verdict(
             [l for l in open(tlog, errors="replace")
              if not re.search(r"\bnot ok \d+ ", l)])
-        run.add("kunit", "kernel log", "fail" if bad else "pass",
+        run.add("kunit", f"{label}kernel log", "fail" if bad else "pass",
                 f"{len(bad)} bad lines in {tlog}" if bad else
                 "no warning, splat or stall", details=bad[:20], log=tlog)
     else:
-        run.add("kunit", "kernel log", "fail", f"no {tlog}")
+        run.add("kunit", f"{label}kernel log", "fail", f"no {tlog}")
     for sname in suites:
+        # a directory is named after its suite, or SUITE-variant
+        suite = sname.split("-")[0]
         mine = [st for n, st in cases if re.search(
-            rf"(^|\.){re.escape(sname)}[^.]*\.", n)]
+            rf"(^|\.){re.escape(suite)}[^.]*\.", n)]
         if not any(st != "skip" for st in mine):
-            run.add("kunit", f"suite {sname}", "fail",
+            run.add("kunit", f"{label}suite {sname}", "fail",
                     f"kunit/{sname}: {len(mine)} cases ran, none passed "
                     f"or failed (all skipped, or the suite is missing)")
     if p.returncode or not cases:
         tail = text.strip().splitlines()[-15:]
-        run.add("kunit", "kunit.py", "fail",
+        run.add("kunit", f"{label}kunit.py", "fail",
                 f"kunit.py exited {p.returncode}, {len(cases)} cases "
                 f"reported", log=log, details=tail)
         print(f"kunit: failed, see {log}")
         for l in tail:
             print(f"  | {l}")
-    return _counts(run, "kunit")
 
 
 def kunit_cases(doc):

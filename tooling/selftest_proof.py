@@ -162,6 +162,42 @@ def kunit_json_gives_every_case(fx):
 
 
 @test
+def kunit_directives_group_suites_by_arch(fx):
+    """kunit/*/.kunitconfig comments choose the architecture and kernel
+    command line; one run per architecture, x86_64 first; a bad one is
+    one line naming the file and line."""
+    from . import commands as C
+    from .common import Error
+    d = os.path.join(fx.root, "kunit-top", "kunit")
+    for name, text in (("swiotlb", "# patchtree-kernel-args: swiotlb=force"
+                        "\nCONFIG_KUNIT=y\n"),
+                       ("iova", "CONFIG_KUNIT=y\n"),
+                       ("swiotlb-arm64-64k", "# patchtree-arch: arm64\n"
+                        "# patchtree-kernel-args: swiotlb=force\n"),
+                       ("bad", "CONFIG_KUNIT=y\n# patchtree-arch: sparc\n"),
+                       ("typo", "# patchtree-archs: arm64\n")):
+        os.makedirs(os.path.join(d, name))
+        with open(os.path.join(d, name, ".kunitconfig"), "w") as f:
+            f.write(text)
+    old = C.M.TOP
+    C.M.TOP = os.path.dirname(d)
+    try:
+        g = C.kunit_groups(["swiotlb-arm64-64k", "swiotlb", "iova"])
+        assert g == [("x86_64", "swiotlb=force", ["swiotlb", "iova"]),
+                     ("arm64", "swiotlb=force", ["swiotlb-arm64-64k"])], g
+        for name, want in (("bad", "bad/.kunitconfig:2: patchtree-arch"),
+                           ("typo", "typo/.kunitconfig:1: unknown")):
+            try:
+                C.kunit_groups([name])
+            except Error as e:
+                assert want in str(e), e
+            else:
+                raise AssertionError(f"{name}: no error")
+    finally:
+        C.M.TOP = old
+
+
+@test
 def sweep_objects_follow_the_series(fx):
     """The sweep's objects: those linked that are built from a touched
     .c file or depend on a touched header (a header most objects depend
