@@ -23,10 +23,14 @@
  * Result line (all integers; times are totals for all N operations):
  *   n= burst_alloc_ns= free_ns= slow_frees= cached= realloc_ns=
  *   slow_allocs= reclaim_ms= released= final_nodes= settled=
+ *   cached_1s= cached_3s= cached_10s=
  * reclaim_ms is the time from the end of the second free to the last change
  * of the node count (0: it never changed), released is how many nodes went
  * away in that time, final_nodes what was left, and settled is 1 if the
  * count then stayed put for BURST_QUIET_MS, 0 if the watch ran out first.
+ * cached_Ns is the node count N seconds into the idle watch: after the
+ * second free every IOVA is free, so each node left is one still cached.
+ * The watch lasts at least BURST_SAMPLE_MS, so that all three are taken.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -57,6 +61,7 @@
 #define BURST_POLL_MS		10
 #define BURST_WATCH_MS		20000
 #define BURST_QUIET_MS		3000
+#define BURST_SAMPLE_MS		10000
 
 static struct iova_domain burst_iovad;
 
@@ -123,24 +128,31 @@ static u64 burst_free(struct iova_domain *iovad, const unsigned long *pfns)
  * count is left in @final, and @settled tells whether it went quiet.
  */
 static u64 burst_watch(struct iova_domain *iovad, unsigned long *final,
-		       bool *settled)
+		       bool *settled, unsigned long sample[3])
 {
+	static const unsigned int sample_ms[3] = { 1000, 3000, 10000 };
 	unsigned long last = burst_nodes(iovad), now;
 	u64 start = ktime_get_ns(), changed = 0, t;
+	int next = 0;
 
 	*settled = false;
 	do {
 		msleep(BURST_POLL_MS);
 		now = burst_nodes(iovad);
 		t = ktime_get_ns() - start;
+		while (next < 3 && t >= sample_ms[next] * NSEC_PER_MSEC)
+			sample[next++] = now;
 		if (now != last) {
 			last = now;
 			changed = t;
-		} else if (t - changed >= BURST_QUIET_MS * NSEC_PER_MSEC) {
+		} else if (t - changed >= BURST_QUIET_MS * NSEC_PER_MSEC &&
+			   t >= BURST_SAMPLE_MS * NSEC_PER_MSEC) {
 			*settled = true;
 			break;
 		}
 	} while (t < BURST_WATCH_MS * NSEC_PER_MSEC);
+	while (next < 3)
+		sample[next++] = last;
 
 	*final = last;
 	return changed;
@@ -150,7 +162,7 @@ static int __init iova_burst_init(void)
 {
 	struct iova_domain *iovad = &burst_iovad;
 	unsigned long before_free, after_free, after_realloc, after_free2;
-	unsigned long final;
+	unsigned long final, sample[3];
 	u64 alloc_ns, free_ns, realloc_ns, reclaim_ns;
 	unsigned long *pfns;
 	bool settled;
@@ -192,19 +204,20 @@ static int __init iova_burst_init(void)
 	after_free2 = burst_nodes(iovad);
 	migrate_enable();
 
-	reclaim_ns = burst_watch(iovad, &final, &settled);
+	reclaim_ns = burst_watch(iovad, &final, &settled, sample);
 
 	/*
 	 * The differences are printed signed: with more than one CPU, reclaim
 	 * work running elsewhere during the burst could make them go negative.
 	 */
-	pr_info("n=%d burst_alloc_ns=%llu free_ns=%llu slow_frees=%ld cached=%ld realloc_ns=%llu slow_allocs=%ld reclaim_ms=%llu released=%ld final_nodes=%lu settled=%d\n",
+	pr_info("n=%d burst_alloc_ns=%llu free_ns=%llu slow_frees=%ld cached=%ld realloc_ns=%llu slow_allocs=%ld reclaim_ms=%llu released=%ld final_nodes=%lu settled=%d cached_1s=%lu cached_3s=%lu cached_10s=%lu\n",
 		BURST_N, alloc_ns, free_ns,
 		(long)(before_free - after_free),
 		(long)(BURST_N - (before_free - after_free)),
 		realloc_ns, (long)(after_realloc - after_free),
 		div_u64(reclaim_ns, NSEC_PER_MSEC),
-		(long)(after_free2 - final), final, settled);
+		(long)(after_free2 - final), final, settled,
+		sample[0], sample[1], sample[2]);
 
 	/* Done: fail the load on purpose, so that it never stays loaded */
 	ret = -ENODEV;
