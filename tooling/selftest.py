@@ -358,13 +358,9 @@ def bad_posting_marker_is_one_line(fx):
 
 @test
 def export_refuses_a_posting_that_needs_another(fx):
-    from .base import get_base
-    from .series import _materialize, export
-    from .selftest_robust import tree_copy, read_patches
-    b = get_base(fx.kernel)
-    s = tree_copy(fx, "tree-dependent")
-    before = read_patches(s)
-    wt = _materialize(b, s, b.worktree("edit"))
+    from .series import export
+    from .selftest_robust import edit_copy, read_patches
+    b, s, before, wt = edit_copy(fx, "tree-dependent")
     # an iova patch on a line that only the swiotlb posting has
     f = os.path.join(wt, "kernel/dma/swiotlb.c")
     text = open(f).read()

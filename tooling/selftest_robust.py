@@ -75,6 +75,18 @@ def read_patches(series):
             for d, _, fs in os.walk(series.pdir) for f in sorted(fs)}
 
 
+def edit_copy(fx, name, kernel=None):
+    """A private series tree (tree_copy), its patch bytes as they were,
+    and an edit worktree of it on the fixture's (or @kernel's) base:
+    (base, series, before, worktree)."""
+    from .base import get_base
+    from .series import _materialize
+    b = get_base(kernel or fx.kernel)
+    s = tree_copy(fx, name)
+    before = read_patches(s)
+    return b, s, before, _materialize(b, s, b.worktree("edit"))
+
+
 # --- 3. subprocesses: stdin, locale, git blind to ~/.gitconfig ----------
 
 @test
@@ -355,12 +367,8 @@ def export_is_the_same_after_a_repack(fx):
 
 @test
 def export_refuses_dirty_or_paused_worktree(fx):
-    from .base import get_base
-    from .series import export, _materialize
-    b = get_base(fx.kernel)
-    s = tree_copy(fx, "tree-dirty")
-    before = read_patches(s)
-    wt = _materialize(b, s, b.worktree("edit"))
+    from .series import export
+    b, s, before, wt = edit_copy(fx, "tree-dirty")
     f = os.path.join(wt, "kernel/dma/swiotlb.c")
     with open(f, "a") as g:
         g.write("/* not committed */\n")
