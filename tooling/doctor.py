@@ -130,6 +130,25 @@ def sweep_needs(args):
             if not want or e["name"] in want]
 
 
+# kunit.py's QEMU binary of each architecture a suite may name
+KUNIT_QEMU = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
+KUNITS = {"kunit", "test"}
+
+
+def kunit_needs():
+    """The compilers and QEMU binaries of the architectures that the
+    kunit/*/.kunitconfig files name (`# patchtree-arch:`)."""
+    from . import commands
+    top = os.path.join(commands.M.TOP, "kunit")
+    out = []
+    for d in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        kc = os.path.join(top, d, ".kunitconfig")
+        if os.path.isfile(kc):
+            arch = commands.kunit_directives(kc)["arch"]
+            out += [commands.KUNIT_ARCHES[arch] + "gcc", KUNIT_QEMU[arch]]
+    return out
+
+
 def needs(cmd, args=None):
     """What command @cmd needs, with the given @args (rows, --base)."""
     names = list(NEEDS.get(cmd, []))
@@ -141,6 +160,8 @@ def needs(cmd, args=None):
     if cmd in SWEEPS and args is not None and \
             not getattr(args, "no_build", False):
         names += sweep_needs(args)
+    if cmd in KUNITS:
+        names += [n for n in kunit_needs() if n not in names]
     return names
 
 
