@@ -101,7 +101,8 @@ static int bench_fill(void *seg, dma_addr_t *fill, void *small,
 	dma_addr_t a;
 	int i;
 
-	bench_nfill = bench_nseg = 0;
+	bench_nfill = 0;
+	bench_nseg = 0;
 	preempt_disable();
 	while (free > 0 && bench_nfill < BENCH_MAX_FILL) {
 		size = free >= 128 ? BENCH_SEG : 64;
