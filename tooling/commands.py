@@ -644,12 +644,10 @@ def cmd_test(args):
         run.line = line
         la = argparse.Namespace(**vars(args))
         la.line = line
-        if args.rows and len(lines) > 1:
-            m = M.load()
-            la.rows = [r["name"] for r in M.select_rows(m, args.rows and [
-                n for n in args.rows if any(
-                    x["name"] == n and M.row_line(x) == line
-                    for x in m["rows"])], line)]
+        if args.rows and not args.line:
+            # the rows named that are of this line (test_lines: some are)
+            of = {r["name"]: M.row_line(r) for r in M.load()["rows"]}
+            la.rows = [n for n in args.rows if of[n] == line]
         if not args.plain:
             step("check", lambda: check_step(la, run))
             step("sweep", lambda: sweep_step(la, run, ci_only=True))
