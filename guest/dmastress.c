@@ -25,6 +25,11 @@
  *   dmastress.threads=1,0              benchmark threads, 0 = all CPUs (0)
  *   dmastress.bench=0                  bind, but do not run the benchmark
  *   dmastress.expect_growth=1          the swiotlb must have grown (dynamic)
+ *   dmastress.expect_return=1          ...and, once idle, given the growth
+ *                                      back: io_tlb_nslabs at its boot value
+ *                                      within 5 idle periods (swiotlb.idle_ms,
+ *                                      at most 10 s); a SKIP on a kernel
+ *                                      without io_tlb_pools_freed
  *   dmastress.watchdog=N               after N seconds, fail the test
  *                                      guest_watchdog and dump the blocked
  *                                      tasks via sysrq 'w' (240; 0 = off)
@@ -1024,23 +1029,80 @@ static int online_cpus(void)
 	return p ? atoi(p + 1) + 1 : 1;
 }
 
-/* A dynamic swiotlb booted with a tiny pool must have grown under load. */
-static long nslabs_before;
+/*
+ * A dynamic swiotlb booted with a tiny pool must have grown under load.
+ * One that returns idle pools may have shrunk again by now: the size
+ * right after the I/O counts too, and so does a pool freed.
+ */
+static long nslabs_before, nslabs_after_io = -1;
 
 static void test_growth(void)
 {
 	long nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
 	long added = read_long(SWIOTLB_DIR "io_tlb_pools_added");
 	long failed = read_long(SWIOTLB_DIR "io_tlb_growth_failures");
+	long freed = read_long(SWIOTLB_DIR "io_tlb_pools_freed");
 	char why[128] = "";
 	/* without io_tlb_pools_added (upstream's kernel): by size alone */
-	int ok = nslabs > nslabs_before && added != 0;
+	int ok = (nslabs > nslabs_before || nslabs_after_io > nslabs_before ||
+		  freed > 0) && added != 0;
 
-	say("# swiotlb growth: slots %ld -> %ld, pools added %ld, growth failures %ld, peak used %ld\n",
-	    nslabs_before, nslabs, added, failed, used_max);
+	say("# swiotlb growth: slots %ld -> %ld (%ld after the I/O), pools added %ld, pools freed %ld, growth failures %ld, peak used %ld\n",
+	    nslabs_before, nslabs, nslabs_after_io, added, freed, failed,
+	    used_max);
 	if (!ok)
 		snprint(why, sizeof(why), "the allocator did not grow");
 	result(ok, "swiotlb_grew", why);
+}
+
+/*
+ * A swiotlb that returns idle growth pools (the mainline series:
+ * swiotlb.idle_ms, io_tlb_pools_freed) must be back at its boot size
+ * once nothing is mapped for the idle period.  Waits up to five idle
+ * periods (the pool must stay unused for one whole period after the
+ * last unmap, then the grace period), bounded by RETURN_MAX_MS.  A
+ * kernel without io_tlb_pools_freed (plain 6.12, the series before the
+ * patch that returns pools) never shrinks: a skip, not a failure.
+ */
+#define RETURN_MAX_MS	10000
+
+static void test_return(void)
+{
+	long idle_ms = read_long("/sys/module/swiotlb/parameters/idle_ms");
+	long freed = read_long(SWIOTLB_DIR "io_tlb_pools_freed");
+	long nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
+	long t0 = now_us(), limit_ms, ms;
+	char why[160] = "";
+
+	if (freed < 0) {
+		result(1, "swiotlb_returned",
+		       "SKIP no " SWIOTLB_DIR "io_tlb_pools_freed");
+		return;
+	}
+	if (idle_ms < 0)
+		idle_ms = param_long("idle_ms", 1000);
+	if (idle_ms == 0) {
+		result(0, "swiotlb_returned",
+		       "swiotlb.idle_ms is 0: pools are never returned");
+		return;
+	}
+	limit_ms = 5 * idle_ms;
+	if (limit_ms > RETURN_MAX_MS)
+		limit_ms = RETURN_MAX_MS;
+	while (nslabs != nslabs_before && now_us() - t0 < limit_ms * 1000) {
+		sleep_us(100000);
+		nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
+	}
+	ms = (now_us() - t0) / 1000;
+	freed = read_long(SWIOTLB_DIR "io_tlb_pools_freed");
+	say("# swiotlb return: slots %ld at boot, %ld after %ld ms idle (idle_ms %ld), pools freed %ld, bytes freed %ld\n",
+	    nslabs_before, nslabs, ms, idle_ms, freed,
+	    read_long(SWIOTLB_DIR "io_tlb_bytes_freed"));
+	if (nslabs != nslabs_before)
+		snprint(why, sizeof(why),
+			"io_tlb_nslabs %ld, not its boot value %ld, after %ld ms idle",
+			nslabs, nslabs_before, ms);
+	result(nslabs == nslabs_before, "swiotlb_returned", why);
 }
 
 static void test_map_benchmark(void)
@@ -1350,6 +1412,7 @@ static long n_bench(void)
 
 static long one(void) { return 1; }
 static long growth(void) { return param_long("expect_growth", 0) ? 1 : 0; }
+static long returns(void) { return param_long("expect_return", 0) ? 1 : 0; }
 static long tput(void) { return !!param("tput"); }
 static long memcpy_on(void) { return !!param_long("memcpy", 0); }
 static long module_on(void) { return !!param("module"); }
@@ -1382,6 +1445,7 @@ static const struct test {
 	{ "swiotlb_slots_released_after_io", one, test_slots_after_io },
 	{ "dma_path", one, test_dma_path },
 	{ "swiotlb_grew", growth, test_growth },
+	{ "swiotlb_returned", returns, test_return },
 	{ "map_benchmark", n_bench, test_map_benchmark },
 	{ "swiotlb_slots_released_after_bench", one, test_slots_after_bench },
 	{ "throughput_o_direct", tput, test_throughput },
@@ -1429,8 +1493,11 @@ int main(int argc, char **argv)
 		tests[i].run();
 		while (test_no - first < counts[i])
 			result(0, tests[i].name, "did not report");
-		if (tests[i].run == test_rw)
+		if (tests[i].run == test_rw) {
+			nslabs_after_io =
+				read_long(SWIOTLB_DIR "io_tlb_nslabs");
 			show_counters("after-io");
+		}
 	}
 	if (wd) {
 		if (watchdog > 0) {

@@ -11,6 +11,7 @@ import re
 import shutil
 
 from . import worktree
+from . import lines as L
 from .common import OUT, IDENTITY, Error, progress, run, git, need, \
     ensure_dir
 
@@ -27,11 +28,22 @@ class Base:
     """A prepared base: a git repository owned by the tool, with a
     branch 'base' at the commit the series applies to."""
 
-    def __init__(self, name, repo, commit, desc):
+    def __init__(self, name, repo, commit, desc, line=None):
         self.name = name
         self.repo = repo
         self.commit = commit
         self.desc = desc
+        self.line = line or L.get()     # the line this base is used for
+
+    def tag(self, variant):
+        """'<base>+<variant>', the name of the worktree, build and
+        result directories of @variant ('series', 'plain', 'edit',
+        'sweep', 'kunit') on this base and line (lines.Line.variant)."""
+        return f"{self.name}+{self.line.variant(variant)}"
+
+    @property
+    def edit_branch(self):
+        return self.line.edit_branch
 
     def worktree(self, variant):
         """Path of the tool's worktree for @variant ('series', 'plain',
@@ -182,10 +194,13 @@ def user_base(path, ref=None):
     return Base(name, repo, commit, f"{path} at {want} ({commit[:12]})")
 
 
-def get_base(spec=None, ref=None):
-    """Resolve a --base argument: None or 'debian-6.1' / 'debian-6.12'
-    for Debian's packages, else a path to a kernel git tree."""
-    spec = spec or DEFAULT_BASE
+def get_base(spec=None, ref=None, line=None):
+    """Resolve a --base argument for @line (a lines.Line or its name;
+    the default line when None): None for the line's default base,
+    'debian-6.1' / 'debian-6.12' for Debian's packages, else a path to
+    a kernel git tree."""
+    line = line if isinstance(line, L.Line) else L.get(line)
+    spec = spec or line.base
     m = re.fullmatch(r"debian-(\d+\.\d+)", spec)
     if m:
         if m.group(1) not in DEBIAN_BASES:
@@ -194,5 +209,8 @@ def get_base(spec=None, ref=None):
         if ref:
             raise Error("--ref applies only to a git tree given by path")
         need("tar", "git")
-        return debian_base(m.group(1))
-    return user_base(spec, ref)
+        b = debian_base(m.group(1))
+    else:
+        b = user_base(spec, ref)
+    b.line = line
+    return b

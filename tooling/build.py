@@ -24,7 +24,7 @@ class Build:
         self.cross = spec.get("cross", "")
         self.frags = [os.path.join(FRAG_DIR, f + ".config")
                       for f in spec["fragments"]] + list(extra_frags)
-        self.tag = f"{base.name}+{variant}"
+        self.tag = base.tag(variant)
         # on the series every value asked for must hold; without it a
         # symbol the series adds is not asked for
         self.strict = variant != "plain"

@@ -75,7 +75,8 @@ def get_maintainer(series, posting, base):
     run with MAINTAINERS-snippet appended to the base's MAINTAINERS in a
     scratch copy: the snippet's list is in To/Cc and named for every
     patch; To is exactly the maintainers of the config's to-section
-    that get_maintainer.pl names; every Cc is named for some patch."""
+    that get_maintainer.pl names; every Cc is named for some patch, or
+    listed in the config's patchtree.extra-cc (Cc'd by request)."""
     snippet = os.path.join(TOP, "MAINTAINERS-snippet")
     m = re.search(r"^L:\s*(\S+)", open(snippet).read(), re.M)
     if not m:
@@ -121,11 +122,20 @@ def get_maintainer(series, posting, base):
     else:
         bad.append(f"{rel}: no patchtree.to-section (the MAINTAINERS "
                    f"section whose maintainers are To)")
-    for a in sorted(cc - set(named)):
+    extra = {a.lower() for _, a in c["extra_cc"]}
+    for a in sorted(extra - cc):
+        bad.append(f"{rel}: patchtree.extra-cc {a} is not in Cc")
+    for a in sorted(extra & set(named)):
+        bad.append(f"{rel}: patchtree.extra-cc {a} is named by "
+                   f"get_maintainer.pl: drop it from extra-cc")
+    for a in sorted(cc - set(named) - extra):
         bad.append(f"{rel}: Cc {a} is named by get_maintainer.pl for no "
-                   f"patch of posting {posting.name}")
+                   f"patch of posting {posting.name} (nor listed in "
+                   f"patchtree.extra-cc)")
     return not bad, f"To {len(to)} ({c['section']}), Cc {len(cc)}: as " \
-        f"get_maintainer.pl names them; {lst} for all " \
+        f"get_maintainer.pl names them" + \
+        (f" (+{len(extra)} extra-cc)" if extra else "") + \
+        f"; {lst} for all " \
         f"{len(posting.names)}" if not bad else f"{len(bad)} problems", bad
 
 

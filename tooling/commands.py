@@ -13,6 +13,7 @@ from . import series as S
 from . import matrix as M
 from . import checks as C
 from . import results as R
+from . import lines as L
 from .common import OUT, Error, progress, ensure_dir, git, one_line
 
 RUN_JSON = os.path.join(OUT, "results", "run.json")
@@ -26,8 +27,18 @@ def variant(args):
     return "plain" if args.plain else "series"
 
 
+def line_of(args):
+    return L.of(args)
+
+
+def get_base(args):
+    """The base of the line @args selects (--base, or the line's own)."""
+    return B.get_base(args.base, args.ref, line_of(args))
+
+
 def prepared(args):
-    return B.get_base(args.base, args.ref), S.Series()
+    line = line_of(args)
+    return B.get_base(args.base, args.ref, line), S.Series(line=line)
 
 
 def _counts(run, step):
@@ -38,9 +49,10 @@ def _counts(run, step):
 # --- small commands -------------------------------------------------------
 
 def cmd_base(args):
-    base = B.get_base(args.base, args.ref)
+    base = get_base(args)
     print(f"{base.name}: {base.desc}\n  repo   {base.repo}\n"
-          f"  commit {base.commit}")
+          f"  commit {base.commit}\n  line   {base.line.name} "
+          f"({base.line.series})")
     return 0
 
 
@@ -48,7 +60,8 @@ def cmd_apply(args):
     base, series = prepared(args)
     wt = S.apply(base, series, variant(args))
     n = 0 if args.plain else len(series.names)
-    print(f"{n} patches applied on {base.desc}\n  tree {wt}")
+    print(f"{n} patches of line {base.line.name} applied on {base.desc}\n"
+          f"  tree {wt}")
     return 0
 
 
@@ -78,11 +91,13 @@ def cmd_edit(args):
     wt = base.worktree("edit")
     wt = S._materialize(base, series, wt) if args.force \
         else S.edit(base, series)
-    print(f"branch series-edit in {wt}: per posting "
+    print(f"branch {base.edit_branch} in {wt}: per posting "
           f"({', '.join(p.name for p in series.postings)}) an empty cover "
           f"commit, then its patches ({len(series.names)} in all).\n"
           f"  cd {wt} && git rebase -i {base.commit[:12]}\n"
-          f"then: ./patchtree export")
+          f"then: ./patchtree export"
+          + ("" if base.line.name == L.DEFAULT else
+             f" --line {base.line.name}"))
     return 0
 
 
@@ -91,7 +106,8 @@ def cmd_export(args):
     names = S.export(base, series, base.worktree("edit"))
     per = ", ".join(f"{p.name} {sum(n.startswith(p.name + '/') for n in names)}"
                     for p in series.postings)
-    print(f"exported {len(names)} patches ({per}) to patches/ and series")
+    print(f"exported {len(names)} patches ({per}) to patches/ and "
+          f"{series.fname}")
     return 0
 
 
@@ -129,7 +145,7 @@ def check_step(args, run):
 
 
 def cmd_check(args):
-    run = R.Run("check")
+    run = R.Run("check", line_of(args).name)
     check_step(args, run)
     if not args.no_build:
         sweep_step(args, run, ci_only=True)
@@ -144,11 +160,13 @@ def sweep_step(args, run, ci_only=True):
     from . import sweep as SW
     m = M.load()
     names = getattr(args, "entries", None)
+    line = line_of(args).name
     ents = SW.entries(m, M.FRAG_DIR, names,
-                      ci_only=ci_only and not getattr(args, "all", False))
+                      ci_only=ci_only and not getattr(args, "all", False),
+                      line=line)
     if not ents:
-        run.add("sweep", "entries", "fail", "test-matrix.yaml has no "
-                "sweep entries to run")
+        run.add("sweep", "entries", "fail", f"test-matrix.yaml has no "
+                f"sweep entries of line {line} to run")
         return 0, 1
     base, series = prepared(args)
     from . import worktree as WT
@@ -213,7 +231,7 @@ def _sweep_locked(args, run, ents, names, base, series):
 
 
 def cmd_sweep(args):
-    run = R.Run("sweep")
+    run = R.Run("sweep", line_of(args).name)
     sweep_step(args, run, ci_only=False)
     return finish(run)
 
@@ -226,9 +244,10 @@ KUNIT_ARCHES = {"x86_64": "", "arm64": "aarch64-linux-gnu-"}
 
 def kunit_directives(path):
     """The `# patchtree-KEY: VALUE` comment lines of a .kunitconfig
-    (kunit.py ignores comments): arch (default x86_64) and kernel-args
-    (joined).  An unknown key or arch is one line naming the file."""
-    out = {"arch": "x86_64", "kernel-args": []}
+    (kunit.py ignores comments): arch (default x86_64), kernel-args
+    (joined) and line (default v6.1.y).  An unknown key, arch or line is
+    one line naming the file."""
+    out = {"arch": "x86_64", "kernel-args": [], "line": L.DEFAULT}
     for n, line in enumerate(open(path), 1):
         m = re.match(r"#\s*patchtree-([a-z-]+):\s*(.*?)\s*$", line)
         if not m:
@@ -241,9 +260,14 @@ def kunit_directives(path):
             out["arch"] = val
         elif key == "kernel-args":
             out["kernel-args"].append(val)
+        elif key == "line":
+            if val not in L.LINES:
+                raise Error(f"{path}:{n}: patchtree-line: {val!r} is not "
+                            f"one of {', '.join(L.NAMES)}")
+            out["line"] = val
         else:
             raise Error(f"{path}:{n}: unknown directive patchtree-{key} "
-                        f"(arch, kernel-args)")
+                        f"(arch, kernel-args, line)")
     return out
 
 
@@ -270,25 +294,50 @@ def kunit_step(args, run):
     .kunitconfig, x86_64 by default) booted with the suites'
     `# patchtree-kernel-args:`; one result a case, from kunit.py's JSON."""
     base, series = prepared(args)
-    wt = S.apply(base, series, variant(args))
-    suites = getattr(args, "suites", None) or sorted(
-        d for d in os.listdir(os.path.join(M.TOP, "kunit"))
-        if os.path.isfile(os.path.join(M.TOP, "kunit", d, ".kunitconfig")))
+    line = base.line.name
+    suites = kunit_suites(line, getattr(args, "suites", None))
     if not suites:
-        run.add("kunit", "suites", "fail", "no suites in kunit/")
+        run.add("kunit", "suites", "fail", f"no suites of line {line} in "
+                f"kunit/ (a '# patchtree-line: {line}' .kunitconfig)")
         return 0, 1
-    for arch, kargs, names in kunit_groups(suites):
+    groups = kunit_groups(suites)
+    wt = S.apply(base, series, variant(args))
+    for arch, kargs, names in groups:
         _kunit_run(base, wt, run, arch, kargs, names)
     return _counts(run, "kunit")
+
+
+def kunit_suites(line, names=None):
+    """The suites (directories of kunit/) of @line, or those of @names;
+    naming a suite of another line is one line of error."""
+    top = os.path.join(M.TOP, "kunit")
+    every = sorted(d for d in os.listdir(top)
+                   if os.path.isfile(os.path.join(top, d, ".kunitconfig")))
+    if not names:
+        return [d for d in every if kunit_directives(
+            os.path.join(top, d, ".kunitconfig"))["line"] == line]
+    for d in names:
+        kc = os.path.join(top, d, ".kunitconfig")
+        if not os.path.isfile(kc):
+            raise Error(f"kunit/{d}/.kunitconfig: no such suite (line "
+                        f"{line} has: " + ", ".join(kunit_suites(line))
+                        + ")")
+        other = kunit_directives(kc)["line"]
+        if other != line:
+            raise Error(f"kunit/{d} is a suite of line {other}: add "
+                        f"--line {other}")
+    return list(names)
 
 
 def _kunit_run(base, wt, run, arch, kargs, suites):
     """One kunit.py run: build, boot, parse, and the kernel log check."""
     import json
     label = "" if arch == "x86_64" else f"{arch}:"
-    tag = "+kunit" if arch == "x86_64" else f"+kunit-{arch}"
-    bdir = ensure_dir(OUT, "build", base.name + tag)
-    jpath = os.path.join(ensure_dir(OUT, "results"), f"kunit{tag[6:]}.json")
+    kv = "kunit" if arch == "x86_64" else f"kunit-{arch}"
+    bdir = ensure_dir(OUT, "build", base.tag(kv))
+    # kunit.json, kunit-arm64.json; mainline-kunit.json, ...
+    rname = base.line.variant(kv)
+    jpath = os.path.join(ensure_dir(OUT, "results"), f"{rname}.json")
     if os.path.exists(jpath):
         os.unlink(jpath)
     cross = KUNIT_ARCHES[arch]
@@ -306,7 +355,7 @@ def _kunit_run(base, wt, run, arch, kargs, suites):
                    os.path.join(M.TOP, "kunit", sname, ".kunitconfig"))
     progress("kunit", " + ".join(suites) + (f" ({kargs})" if kargs else ""),
              arch)
-    log = os.path.join(ensure_dir(OUT, "results"), f"kunit{tag[6:]}.log")
+    log = os.path.join(ensure_dir(OUT, "results"), f"{rname}.log")
     open(log, "w").close()      # this run's figures only
     p = M.run(cmd, cwd=wt, log=log, check=False)
     text = open(log, errors="replace").read()
@@ -333,8 +382,12 @@ def _kunit_run(base, wt, run, arch, kargs, suites):
     else:
         run.add("kunit", f"{label}kernel log", "fail", f"no {tlog}")
     for sname in suites:
-        # a directory is named after its suite, or SUITE-variant
-        suite = sname.split("-")[0]
+        # a directory is named after its suite, or SUITE-variant; a
+        # line's own suites may be prefixed LINE- (mainline-swiotlb)
+        suite = sname
+        if suite.startswith(base.line.name + "-"):
+            suite = suite[len(base.line.name) + 1:]
+        suite = suite.split("-")[0]
         mine = [st for n, st in cases if re.search(
             rf"(^|\.){re.escape(suite)}[^.]*\.", n)]
         if not any(st != "skip" for st in mine):
@@ -370,7 +423,7 @@ def kunit_cases(doc):
 
 
 def cmd_kunit(args):
-    run = R.Run("kunit")
+    run = R.Run("kunit", line_of(args).name)
     kunit_step(args, run)
     return finish(run)
 
@@ -380,7 +433,7 @@ def cmd_kunit(args):
 def matrix_step(args, run, names, boot=True, ci_only=False):
     """Apply, then build each kernel once and boot its rows (@ci_only:
     the rows without `ci: false`; the others are reported skipped)."""
-    base = B.get_base(args.base, args.ref)
+    base = get_base(args)
     from . import worktree as WT
     with WT.lock(base, variant(args)):
         return _matrix_locked(args, run, names, boot, ci_only)
@@ -388,7 +441,7 @@ def matrix_step(args, run, names, boot=True, ci_only=False):
 
 def _matrix_locked(args, run, names, boot, ci_only):
     m = M.load()
-    rows = M.select_rows(m, names)
+    rows = M.select_rows(m, names, line_of(args).name)
     if ci_only and not names:
         for r in rows:
             if r.get("ci", True) is False:
@@ -410,7 +463,7 @@ def _matrix_locked(args, run, names, boot, ci_only):
         table(results, ("row", "apply", "build", "boot", "tests", "time"))
         return _counts(run, "matrix")
     builds, built = {}, {}
-    rdir = ensure_dir(OUT, "results", f"{base.name}+{v}")
+    rdir = ensure_dir(OUT, "results", base.tag(v))
     for r in rows:
         t0 = time.monotonic()
         k = r["kernel"]
@@ -451,7 +504,7 @@ def _matrix_locked(args, run, names, boot, ci_only):
                 f"tests {tests}", secs=secs,
                 log=os.path.join(rdir, r["name"]))
     table(results, ("row", "apply", "build", "boot", "tests", "time"))
-    print(f"\nlogs: {rdir}/<row>/ and {OUT}/build/{base.name}+{v}/"
+    print(f"\nlogs: {rdir}/<row>/ and {OUT}/build/{base.tag(v)}/"
           f"<kernel>/build.log")
     c = run.counts("matrix")
     print(f"matrix: {c['pass']} passed, {c['flaky']} flaky, {c['fail']} "
@@ -487,19 +540,19 @@ def boot_row(row, defaults, build, rdir):
 
 
 def cmd_build(args):
-    run = R.Run("build")
+    run = R.Run("build", line_of(args).name)
     matrix_step(args, run, args.rows, boot=False)
     return finish(run)
 
 
 def cmd_boot(args):
-    run = R.Run("boot")
+    run = R.Run("boot", line_of(args).name)
     matrix_step(args, run, args.rows, boot=True)
     return finish(run)
 
 
 def cmd_matrix(args):
-    run = R.Run("matrix")
+    run = R.Run("matrix", line_of(args).name)
     if not args.plain:
         check_step(args, run)
         sweep_step(args, run, ci_only=False)
@@ -540,14 +593,41 @@ def finish(run):
     return 1 if run.counts()["fail"] or not run.results else 0
 
 
+def test_lines(args):
+    """The lines `test` runs: the one --line names, else every line (on
+    its own base; with --base PATH the line must be named), or those
+    of the rows named."""
+    if getattr(args, "line", None):
+        return [args.line]
+    if args.base or args.ref:
+        raise Error("test runs every line, each on its own base (" +
+                    ", ".join(f"{n} on {L.LINES[n].base}" for n in L.NAMES)
+                    + "): with --base, name the line (--line " +
+                    "|".join(L.NAMES) + ")")
+    if args.rows:
+        m = M.load()
+        of = {r["name"]: M.row_line(r) for r in m["rows"]}
+        bad = [n for n in args.rows if n not in of]
+        if bad:
+            raise Error(f"unknown row(s) {', '.join(bad)}: choose from "
+                        + ", ".join(of))
+        return [n for n in L.NAMES if n in {of[r] for r in args.rows}]
+    return list(L.NAMES)
+
+
 def cmd_test(args):
-    """The CI entry: self-tests, series checks, the sweep's CI entries,
-    KUnit, then the matrix; one closing 'N passed, N failed' line."""
+    """The CI entry: self-tests, then per line (v6.1.y, mainline) the
+    series checks, the sweep's CI entries, KUnit and the matrix; one
+    table, one run.json (every result with its line), one closing
+    'N passed, N failed' line."""
+    import argparse
     t0 = time.monotonic()
     run = R.Run("test")
+    lines = test_lines(args)
 
     def step(name, fn):
-        progress("test", f"--- {name}")
+        progress("test", f"--- {name}" +
+                 (f" (line {run.line})" if run.line else ""))
         try:
             fn()
         except Error as e:
@@ -558,11 +638,24 @@ def cmd_test(args):
             print(f"error: {one_line(e)}", file=sys.stderr)
             run.add(name, "step", "fail", one_line(e))
     step("selftest", lambda: selftest_step(args, run))
-    if not args.plain:
-        step("check", lambda: check_step(args, run))
-        step("sweep", lambda: sweep_step(args, run, ci_only=True))
-        step("kunit", lambda: kunit_step(args, run))
-    step("matrix", lambda: matrix_step(args, run, args.rows, boot=True,
-                                       ci_only=True))
-    print(f"\ntotal time {time.monotonic() - t0:.0f}s")
+    times = []
+    for line in lines:
+        t1 = time.monotonic()
+        run.line = line
+        la = argparse.Namespace(**vars(args))
+        la.line = line
+        if args.rows and not args.line:
+            # the rows named that are of this line (test_lines: some are)
+            of = {r["name"]: M.row_line(r) for r in M.load()["rows"]}
+            la.rows = [n for n in args.rows if of[n] == line]
+        if not args.plain:
+            step("check", lambda: check_step(la, run))
+            step("sweep", lambda: sweep_step(la, run, ci_only=True))
+            step("kunit", lambda: kunit_step(la, run))
+        step("matrix", lambda: matrix_step(la, run, la.rows, boot=True,
+                                           ci_only=True))
+        times.append(f"{line} {time.monotonic() - t1:.0f}s")
+    run.line = None
+    print(f"\ntotal time {time.monotonic() - t0:.0f}s ("
+          + ", ".join(times) + ")")
     return finish(run)

@@ -105,13 +105,24 @@ def missing(names):
     return out
 
 
-def row_needs(args, boot):
+def _lines(args, cmd=None):
+    """The lines a command runs: --line, or every line for `test`."""
+    from . import lines as L
+    if getattr(args, "line", None):
+        return [args.line]
+    return list(L.NAMES) if cmd == "test" else [L.DEFAULT]
+
+
+def row_needs(args, boot, cmd=None):
     """The compilers (and, when @boot, the QEMU binaries) of the rows
     that @args selects."""
     from . import matrix
     m = matrix.load()
     out = []
-    for r in matrix.select_rows(m, getattr(args, "rows", None) or []):
+    want = getattr(args, "rows", None) or []
+    rows = [r for r in m["rows"] if matrix.row_line(r) in _lines(args, cmd)
+            and (not want or r["name"] in want)]
+    for r in rows:
         k = m["kernels"][r["kernel"]]
         out.append(k.get("cross", "") + "gcc")
         if k.get("guest_cc"):
@@ -121,13 +132,14 @@ def row_needs(args, boot):
     return out
 
 
-def sweep_needs(args):
+def sweep_needs(args, cmd=None):
     """The cross compilers of the sweep entries @args selects."""
     from . import matrix
     m = matrix.load()
     want = getattr(args, "entries", None) or []
     return [e.get("cross", "") + "gcc" for e in m.get("sweep", [])
-            if not want or e["name"] in want]
+            if (not want or e["name"] in want)
+            and matrix.row_line(e) in _lines(args, cmd)]
 
 
 # kunit.py's QEMU binary of each architecture a suite may name
@@ -135,16 +147,20 @@ KUNIT_QEMU = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
 KUNITS = {"kunit", "test"}
 
 
-def kunit_needs():
+def kunit_needs(args=None, cmd=None):
     """The compilers and QEMU binaries of the architectures that the
-    kunit/*/.kunitconfig files name (`# patchtree-arch:`)."""
+    kunit/*/.kunitconfig files of the lines run name
+    (`# patchtree-arch:`)."""
     from . import commands
     top = os.path.join(commands.M.TOP, "kunit")
     out = []
     for d in sorted(os.listdir(top)) if os.path.isdir(top) else []:
         kc = os.path.join(top, d, ".kunitconfig")
         if os.path.isfile(kc):
-            arch = commands.kunit_directives(kc)["arch"]
+            d = commands.kunit_directives(kc)
+            if d["line"] not in _lines(args, cmd):
+                continue
+            arch = d["arch"]
             out += [commands.KUNIT_ARCHES[arch] + "gcc", KUNIT_QEMU[arch]]
     return out
 
@@ -156,12 +172,12 @@ def needs(cmd, args=None):
             not args.base.startswith("debian-"):
         names = [n for n in names if n not in ("tar", "xz", "dpkg-query")]
     if cmd in ROWS and args is not None:
-        names += row_needs(args, cmd in BOOTS)
+        names += row_needs(args, cmd in BOOTS, cmd)
     if cmd in SWEEPS and args is not None and \
             not getattr(args, "no_build", False):
-        names += sweep_needs(args)
+        names += sweep_needs(args, cmd)
     if cmd in KUNITS:
-        names += [n for n in kunit_needs() if n not in names]
+        names += [n for n in kunit_needs(args, cmd) if n not in names]
     return names
 
 

@@ -32,10 +32,12 @@ def _config(path, key):
 
 
 def contacts(posting):
-    """{'to': [(name, addr)], 'cc': [...], 'section': str, 'file': path}
-    of @posting: b4.send-series-to, b4.send-series-cc and
-    patchtree.to-section (the MAINTAINERS section whose maintainers are
-    its To:) of b4/<posting>.conf."""
+    """{'to': [(name, addr)], 'cc': [...], 'section': str, 'extra_cc':
+    [...], 'file': path} of @posting: b4.send-series-to,
+    b4.send-series-cc, patchtree.to-section (the MAINTAINERS section
+    whose maintainers are its To:) and patchtree.extra-cc (Cc'd on
+    purpose though MAINTAINERS names them for none of these files) of
+    b4/<posting>.conf."""
     path = b4conf(posting)
     if not os.path.isfile(path):
         raise Error(f"{path}: missing (the b4 settings and To/Cc of "
@@ -47,6 +49,10 @@ def contacts(posting):
         if not out[k]:
             raise Error(f"{path}: no {key} addresses")
     out["section"] = _config(path, "patchtree.to-section")
+    # Cc'd by request (the people of the discussion a posting answers),
+    # whom MAINTAINERS does not name: the check wants each in Cc
+    out["extra_cc"] = [a for a in email.utils.getaddresses(
+        [_config(path, "patchtree.extra-cc") or ""]) if a[1]]
     return out
 
 

@@ -7,6 +7,7 @@ import shlex
 import time
 
 from . import schema
+from . import lines as L
 # The stages' names stay reachable as matrix.X for the callers (bench,
 # commands, self-tests).
 __all__ = ["TOP", "Error", "progress", "run", "git", "need", "ensure_dir",
@@ -50,11 +51,23 @@ def load(path=os.path.join(TOP, "test-matrix.yaml")):
     return m
 
 
-def select_rows(m, names):
-    """The rows named in @names (all rows when empty)."""
+def row_line(r):
+    """The line a row (or sweep entry) belongs to: its `line:` key."""
+    return r.get("line", L.DEFAULT)
+
+
+def select_rows(m, names, line=L.DEFAULT):
+    """The rows of @line named in @names (all of its rows when empty);
+    a row of another line is an error naming it."""
+    mine = [r for r in m["rows"] if row_line(r) == line]
     if not names:
-        return m["rows"]
-    known = {r["name"]: r for r in m["rows"]}
+        return mine
+    known = {r["name"]: r for r in mine}
+    other = {r["name"]: row_line(r) for r in m["rows"]}
+    for n in names:
+        if n not in known and n in other:
+            raise Error(f"row {n} is of line {other[n]}: add --line "
+                        f"{other[n]}")
     bad = [n for n in names if n not in known]
     if bad:
         raise Error(f"unknown row(s) {', '.join(bad)}: choose from "

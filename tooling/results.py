@@ -19,17 +19,18 @@ STATUSES = ("pass", "fail", "skip", "flaky")
 
 class Result:
     def __init__(self, step, name, status, summary="", log=None,
-                 details=(), secs=None):
+                 details=(), secs=None, line=None):
         if status not in STATUSES:
             raise ValueError(f"unknown status {status}")
         self.step, self.name, self.status = step, name, status
+        self.line = line        # the series line (None: of no line)
         self.summary, self.log = summary, log
         self.details = list(details)
         self.secs = secs
 
     def as_dict(self):
-        d = {"step": self.step, "name": self.name, "status": self.status,
-             "summary": self.summary}
+        d = {"step": self.step, "line": self.line, "name": self.name,
+             "status": self.status, "summary": self.summary}
         if self.log:
             d["log"] = self.log
         if self.details:
@@ -42,20 +43,29 @@ class Result:
 class Run:
     """The results of one command, in the order they were made."""
 
-    def __init__(self, command):
+    def __init__(self, command, line=None):
         self.command = command
         self.results = []
         self.started = datetime.datetime.now(datetime.timezone.utc)
+        # the line the steps now running belong to: every result added
+        # carries it (cmd_test sets it before each line's steps)
+        self.line = line
 
     def add(self, step, name, status, summary="", **kw):
+        kw.setdefault("line", self.line)
         r = Result(step, name, status, summary, **kw)
         self.results.append(r)
         return r
 
-    def of(self, step):
-        return [r for r in self.results if r.step == step]
+    def of(self, step, line=False):
+        """The results of @step (of the current line unless @line is
+        None: of every line)."""
+        line = self.line if line is False else line
+        return [r for r in self.results if r.step == step and
+                (line is None or r.line == line)]
 
     def counts(self, step=None):
+        """Counts of every result, or of @step on the current line."""
         rs = self.results if step is None else self.of(step)
         c = {s: 0 for s in STATUSES}
         for r in rs:
@@ -63,19 +73,25 @@ class Run:
         return c
 
     def steps(self):
+        """(step, line) pairs in the order their first result came."""
         seen = []
         for r in self.results:
-            if r.step not in seen:
-                seen.append(r.step)
+            if (r.step, r.line) not in seen:
+                seen.append((r.step, r.line))
         return seen
 
     def table(self):
-        """The summary table: one line a step."""
+        """The summary table: one line a step of a line."""
         rows = []
-        for s in self.steps():
-            c = self.counts(s)
-            rows.append((s, c["pass"], c["fail"], c["skip"], c["flaky"]))
-        return render(rows, ("step", "passed", "failed", "skipped", "flaky"))
+        for s, line in self.steps():
+            c = {k: 0 for k in STATUSES}
+            for r in self.results:
+                if (r.step, r.line) == (s, line):
+                    c[r.status] += 1
+            rows.append((s, line or "-", c["pass"], c["fail"], c["skip"],
+                         c["flaky"]))
+        return render(rows, ("step", "line", "passed", "failed", "skipped",
+                             "flaky"))
 
     def closing(self):
         """The lines that end the run: flaky ones named, then the count."""
@@ -84,7 +100,8 @@ class Run:
         flaky = [r for r in self.results if r.status == "flaky"]
         if flaky:
             out.append(f"flaky: {len(flaky)} ("
-                       + "; ".join(f"{r.step} {r.name}: {r.summary}"
+                       + "; ".join(" ".join(filter(None, (
+                           r.step, r.line, r.name))) + f": {r.summary}"
                                    for r in flaky) + ")")
         line = f"{c['pass'] + c['flaky']} passed, {c['fail']} failed"
         if c["skip"]:

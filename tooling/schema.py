@@ -12,6 +12,7 @@ A schema is a dict {key: type}.  A type is
   {...}                   a mapping with exactly these keys (a schema)
   Named({...})            a mapping from free names to schemas
   Rows({...})             a list of schemas, each with a unique 'name'
+  OneOf((a, b))           a string, one of these
 and req(type) marks a key that must be present.
 
 To allow a new key, add one line to the table below, e.g. in ROW:
@@ -21,6 +22,7 @@ To allow a new key, add one line to the table below, e.g. in ROW:
 import os
 
 from .common import TOP, Error
+from .lines import NAMES as LINE_NAMES
 
 
 class req:
@@ -35,6 +37,13 @@ class Named:
 
     def __init__(self, schema):
         self.schema = schema
+
+
+class OneOf:
+    """A string, one of @values."""
+
+    def __init__(self, values):
+        self.values = tuple(values)
 
 
 class Rows:
@@ -89,6 +98,7 @@ ROW = {
     "dynamic": ROW_DYNAMIC,
     "forbid": [str],            # console regexes that fail the row
     "ci": bool,                 # false: only ./patchtree matrix runs it
+    "line": OneOf(LINE_NAMES),  # the series line it boots (v6.1.y)
 }
 
 SWEEP = {
@@ -98,6 +108,7 @@ SWEEP = {
     "config": [str],
     "ci": bool,
     "needs": str,
+    "line": OneOf(LINE_NAMES),
 }
 
 MATRIX = {
@@ -228,6 +239,8 @@ def _type_name(t):
         return "a mapping"
     if isinstance(t, Rows):
         return "a list of mappings"
+    if isinstance(t, OneOf):
+        return "one of " + ", ".join(t.values)
     return {str: "a string", int: "an integer", bool: "true or false",
             float: "a number"}.get(t, t.__name__)
 
@@ -305,6 +318,9 @@ def check(value, t, file, where="", parent=None, key=None):
             for v in value:
                 if not _is(v, t[0]):
                     fail(f"want {_type_name(t)}, got an item {_got(v)}")
+    elif isinstance(t, OneOf):
+        if value not in t.values:
+            fail(f"want {_type_name(t)}, got {_got(value)}")
     elif not _is(value, t):
         fail(f"want {_type_name(t)}, got {_got(value)}")
 

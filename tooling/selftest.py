@@ -629,8 +629,9 @@ def bench_parse_and_ratios(fx):
 
 
 def child():
-    from . import selftest_proof
+    from . import selftest_proof, selftest_lines
     TESTS.extend(selftest_proof.TESTS)
+    TESTS.extend(selftest_lines.TESTS)
     root = os.environ["PATCHTREE_SCRATCH"]
     fx = Fixture(os.path.join(root, "fixture"))
     passed = failed = 0

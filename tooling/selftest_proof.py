@@ -263,6 +263,9 @@ def a_worktree_is_held_by_one_patchtree(fx):
 
     class B:
         name = "lock-test"
+
+        def tag(self, variant):
+            return f"{self.name}+{variant}"
     with WT.lock(B(), "sweep"):
         try:
             with WT.lock(B(), "sweep"):

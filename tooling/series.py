@@ -10,6 +10,7 @@ import re
 import shutil
 
 from . import worktree
+from . import lines as L
 from .common import TOP, OUT, Error, progress, git, ensure_dir
 # Re-exported: checks.py (and others) import these from here.
 from .worktree import reset_to_base, record_applied  # noqa: F401
@@ -69,19 +70,23 @@ class Posting:
 
 
 class Series:
-    """The series file and the patch directory, as read from disk.  A
-    malformed series file (a bad marker, a patch outside its posting's
-    directory) raises one Error naming the file and line."""
+    """The series file of a line (lines.py: `series`, `series.mainline`)
+    and the patch directory, as read from disk.  A malformed series
+    file (a bad marker, a patch outside its posting's directory) raises
+    one Error naming the file and line."""
 
-    def __init__(self, top=TOP):
+    def __init__(self, top=TOP, line=None):
         self.top = top
+        self.line = line if isinstance(line, L.Line) else L.get(line)
         self.pdir = os.path.join(top, "patches")
-        self.file = os.path.join(top, "series")
+        self.file = os.path.join(top, self.line.series)
+        self.fname = self.line.series   # as messages name it
         self.lines = []         # raw lines, comments included
         self.entries = []       # (line number, 'POSTING/FILE')
         self.postings = []      # Posting, in series order
         if not os.path.exists(self.file):
-            raise Error(f"{self.file}: missing (one patch name per line)")
+            raise Error(f"{self.file}: missing (the series file of line "
+                        f"{self.line.name}: one patch name per line)")
         with open(self.file) as f:
             self.lines = f.read().splitlines()
         for n, line in enumerate(self.lines, 1):
@@ -138,20 +143,42 @@ class Series:
                         f"{', '.join(q.name for q in self.postings)})")
         return p
 
+    def other_postings(self):
+        """{posting: series file} of the other lines' series files (read
+        for their markers alone: their own errors are theirs)."""
+        out = {}
+        for line in L.LINES.values():
+            f = os.path.join(self.top, line.series)
+            if line.name == self.line.name or not os.path.isfile(f):
+                continue
+            for text in open(f, errors="replace").read().splitlines():
+                m = MARKER_OK.match(text.rstrip())
+                if m:
+                    out.setdefault(m.group(1), line.series)
+        return out
+
     def problems(self):
         """Series file vs patches/: every listed patch exists and is
         listed once, every posting has its cover letter, every patch on
-        disk is listed."""
+        disk is listed (by this line's series file, or it is in the
+        directory of a posting of another line's)."""
         out = []
         seen = set()
+        sf = self.fname
         for n, name in self.entries:
             if not os.path.isfile(self.path(name)):
-                out.append(f"series:{n}: '{name}' is listed but "
+                out.append(f"{sf}:{n}: '{name}' is listed but "
                            f"patches/{name} does not exist")
             if name in seen:
-                out.append(f"series:{n}: '{name}' is listed twice")
+                out.append(f"{sf}:{n}: '{name}' is listed twice")
             seen.add(name)
         names = {p.name for p in self.postings}
+        others = self.other_postings()
+        for p in self.postings:
+            if p.name in others:
+                out.append(f"{sf}:{p.line}: posting '{p.name}' is also a "
+                           f"posting of {others[p.name]} (a posting "
+                           f"belongs to one line)")
         for f in sorted(glob.glob(os.path.join(self.pdir, "*.patch")) +
                         glob.glob(os.path.join(self.pdir, "*", "*.patch"))):
             rel = os.path.relpath(f, self.pdir)
@@ -159,12 +186,16 @@ class Series:
             if not d:
                 out.append(f"patches/{rel}: outside the postings' "
                            f"directories (patches/POSTING/)")
+            elif d in others and d not in names:
+                continue        # the other line checks its own
             elif d not in names:
+                known = ", ".join(L.LINES[x].series for x in L.NAMES)
                 out.append(f"patches/{rel}: patches/{d}/ is no posting "
-                           f"of series (no '# posting: {d}' line)")
+                           f"of {sf} (no '# posting: {d}' line) nor of "
+                           f"any line's series file ({known})")
             elif b != COVER and rel not in seen:
                 out.append(f"patches/{rel}: on disk but not listed in "
-                           f"series")
+                           f"{sf}")
         for p in self.postings:
             if not os.path.isfile(p.cover):
                 out.append(f"patches/{p.name}/{COVER}: missing (the "
@@ -174,7 +205,8 @@ class Series:
     def validate(self):
         p = self.problems()
         if p:
-            raise Error("series is inconsistent:\n  " + "\n  ".join(p))
+            raise Error(f"{self.fname} is inconsistent:\n  "
+                        + "\n  ".join(p))
 
     def digest(self):
         """Hash of the series file and every listed patch."""
@@ -259,16 +291,18 @@ def cover_text(path):
 
 
 def edit(base, series):
-    """Materialize the series as branch 'series-edit' in the tool's
-    'edit' worktree, for git rebase -i: per posting, an empty commit
-    whose message is its cover letter, then one commit per patch."""
+    """Materialize the series as branch 'series-edit' (for the mainline
+    line 'mainline-series-edit': base.edit_branch) in the tool's 'edit'
+    worktree, for git rebase -i: per posting, an empty commit whose
+    message is its cover letter, then one commit per patch."""
     wt = base.worktree("edit")
+    br = base.edit_branch
     status = git(wt, "status", "--porcelain", "--untracked-files=no")
     head = git(wt, "rev-parse", "HEAD")
     if status or (head != base.commit and
                   git(wt, "symbolic-ref", "-q", "HEAD", check=False)
-                  .stdout.strip() == "refs/heads/series-edit"):
-        raise Error(f"{wt} already holds work on branch series-edit: run "
+                  .stdout.strip() == f"refs/heads/{br}"):
+        raise Error(f"{wt} already holds work on branch {br}: run "
                     f"'export' to keep it, or 'edit --force' to start over")
     return _materialize(base, series, wt)
 
@@ -276,10 +310,10 @@ def edit(base, series):
 def _materialize(base, series, wt):
     series.validate()
     reset_to_base(wt, base)
-    git(wt, "checkout", "-q", "-B", "series-edit", base.commit)
+    git(wt, "checkout", "-q", "-B", base.edit_branch, base.commit)
     # the single cover of the flat layout lived here; now each posting's
     # cover is its empty commit
-    git(wt, "config", "--unset", "branch.series-edit.description",
+    git(wt, "config", "--unset", f"branch.{base.edit_branch}.description",
         check=False)
     msg = os.path.join(ensure_dir(OUT, "edit.tmp"), "cover")
     for p in series.postings:
@@ -308,10 +342,12 @@ def format_patches(wt, base_commit, tip, outdir):
             f.write(text)
 
 
-def split_branch(wt, base, series, branch="series-edit"):
-    """[(posting, cover commit, [patch commits])] of @branch: each
-    posting starts at an empty commit (its cover letter), the k-th empty
-    commit begins the k-th posting of the series file."""
+def split_branch(wt, base, series, branch=None):
+    """[(posting, cover commit, [patch commits])] of @branch (the line's
+    edit branch): each posting starts at an empty commit (its cover
+    letter), the k-th empty commit begins the k-th posting of the
+    series file."""
+    branch = branch or base.edit_branch
     log = git(wt, "log", "--reverse", "--format=%H %T %P",
               f"{base.commit}..{branch}")
     trees = {base.commit: git(wt, "rev-parse", f"{base.commit}^{{tree}}")}
@@ -384,7 +420,7 @@ def _format_postings(base, wt, groups, tmp):
 
 
 def export(base, series, wt):
-    """Write the commits base..series-edit of @wt back to
+    """Write the commits base..<edit branch> of @wt back to
     patches/<posting>/ and rewrite the patch names in the series file,
     keeping its comments and markers at the same positions.  Each
     posting is formatted as applied alone onto the base.  Refuses an

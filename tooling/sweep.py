@@ -4,7 +4,8 @@ combination of test-matrix.yaml's `sweep:` list, compile the objects the
 series touches, and fail on a build error or a warning the previous
 commit did not have.
 
-Per entry, in its own O= directory under out/build/<base>+sweep/:
+Per entry, in its own O= directory under out/build/<base>+sweep/
+(<base>+mainline-sweep/ for the mainline line's entries, `line:`):
 
   1. at the tip: configure (tinyconfig + the fragments + the entry's
      `config:` lines), check that the final .config has every value
@@ -31,6 +32,7 @@ import re
 import time
 
 from .common import OUT, Error, progress, run, git, ensure_dir
+from . import lines as L
 from . import warnings as W
 
 MAX_DEPENDENTS = 40
@@ -62,6 +64,7 @@ class Entry:
                             f"line '{line}' is not CONFIG_X=value")
         self.ci = spec.get("ci", False)
         self.needs = spec.get("needs")
+        self.line = spec.get("line", L.DEFAULT)
 
     def describe(self):
         return " + ".join([os.path.basename(f)[:-7] for f in self.frags]
@@ -131,7 +134,7 @@ class Sweep:
     # --- one entry -------------------------------------------------------
 
     def odir(self, e):
-        return ensure_dir(OUT, "build", f"{self.base.name}+sweep", e.name)
+        return ensure_dir(OUT, "build", self.base.tag("sweep"), e.name)
 
     def make(self, e, targets, log, keep_going=False, check=True):
         from .matrix import ccache_cc
@@ -420,11 +423,18 @@ class Sweep:
         return h.hexdigest()
 
 
-def entries(m, frag_dir, names=None, ci_only=False):
-    """The sweep entries of the matrix description @m."""
-    out = [Entry(s, frag_dir) for s in m.get("sweep", [])]
+def entries(m, frag_dir, names=None, ci_only=False, line=L.DEFAULT):
+    """The sweep entries of @line in the matrix description @m (those
+    of @names: naming an entry of another line is an error)."""
+    every = [Entry(s, frag_dir) for s in m.get("sweep", [])]
+    out = [e for e in every if e.line == line]
     if names:
         known = {e.name: e for e in out}
+        other = {e.name: e.line for e in every if e.line != line}
+        for n in names:
+            if n in other:
+                raise Error(f"sweep entry {n} is of line {other[n]}: add "
+                            f"--line {other[n]}")
         bad = [n for n in names if n not in known]
         if bad:
             raise Error(f"unknown sweep entr{'ies' if len(bad) > 1 else 'y'}"

@@ -5,6 +5,9 @@ resets and deletes them, and keeps their 'applied' stamps.
 out/src/<base>+<variant>           a git worktree of the base repository
 out/src/<base>+<variant>.applied   what apply() left in it (a stamp file)
 
+(<variant> carries the line where it is not the default one:
+debian-6.12+mainline-series; see base.Base.tag.)
+
 Every function here tolerates what a crash half-way may have left: a
 worktree directory without its .git file, a .git file whose repository
 is gone, a stamp without its worktree.
@@ -23,7 +26,7 @@ SRC = os.path.join(OUT, "src")
 def path(base, variant):
     """Where the worktree of @variant ('series', 'plain', 'edit') of
     @base lives."""
-    return os.path.join(SRC, f"{base.name}+{variant}")
+    return os.path.join(SRC, base.tag(variant))
 
 
 def stamp_path(base, variant):
@@ -104,26 +107,38 @@ def drop_all(name, repo=None):
 
 def save_edit(name, repo):
     """Before the base repository @repo of @name is deleted (a new
-    package version): keep the user's work of its 'edit' worktree, the
-    commits of branch series-edit as patches and any uncommitted change
-    as a diff, in out/base/<name>.edit-<date>/.  Return that directory,
-    or None when there was nothing to keep."""
-    if not os.path.isdir(os.path.join(repo, ".git")) or git(
-            repo, "rev-parse", "-q", "--verify", "refs/heads/series-edit",
-            check=False).returncode != 0:
+    package version): keep the user's work of its 'edit' worktrees (one
+    a line), the commits of each line's edit branch as patches and any
+    uncommitted change as a diff, in out/base/<name>.edit-<date>/
+    (a subdirectory a line other than the default).  Return that
+    directory, or None when there was nothing to keep."""
+    from . import lines as L
+    if not os.path.isdir(os.path.join(repo, ".git")):
         return None
-    dest = f"{repo}.edit-{time.strftime('%Y%m%d-%H%M%S')}"
-    ensure_dir(dest)
-    # --always: the empty commits are the postings' cover letters
-    git(repo, "format-patch", "-q", "--always", "-o", dest,
-        "base..series-edit")
-    wt = os.path.join(SRC, os.path.basename(repo) + "+edit")
-    if _linked(wt, repo):
-        diff = git(wt, "diff", "HEAD")
-        if diff:
-            with open(os.path.join(dest, "uncommitted.diff"), "w") as f:
-                f.write(diff + "\n")
-    progress("base", f"kept the edit branch of the old {name} in {dest}")
+    dest = None
+    for line in L.LINES.values():
+        branch = line.edit_branch
+        if git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}",
+               check=False).returncode != 0:
+            continue
+        if dest is None:
+            dest = f"{repo}.edit-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = dest if line.name == L.DEFAULT else \
+            os.path.join(dest, line.name)
+        ensure_dir(out)
+        # --always: the empty commits are the postings' cover letters
+        git(repo, "format-patch", "-q", "--always", "-o", out,
+            f"base..{branch}")
+        wt = os.path.join(SRC, f"{os.path.basename(repo)}+"
+                          f"{line.variant('edit')}")
+        if _linked(wt, repo):
+            diff = git(wt, "diff", "HEAD")
+            if diff:
+                with open(os.path.join(out, "uncommitted.diff"), "w") as f:
+                    f.write(diff + "\n")
+    if dest:
+        progress("base", f"kept the edit branches of the old {name} in "
+                 f"{dest}")
     return dest
 
 
