@@ -25,6 +25,7 @@ from .guest import GUEST_SRC
 from .qemu import (qemu_cmd, run_qemu, kill_group, monitor_pcs,
                    resolve_pcs, PC_RE)
 from .verdict import (BAD_CONSOLE, SERIES_CODE, console_verdict,
+                      cmdline_cut,
                       last_pc_report, in_series_code, parse_ktap, decide,
                       show_tail)
 
@@ -99,6 +100,11 @@ def boot(row, defaults, build, rdir):
         build.config_has("SWIOTLB_DYNAMIC") else row
     bad_lines = console_verdict(open(console, errors="replace"),
                                 eff.get("forbid", ()))
+    if "-append" in cmd:
+        cut = cmdline_cut(open(console, errors="replace"),
+                          cmd[cmd.index("-append") + 1])
+        if cut:
+            bad_lines.append(cut)
     if timed_out:
         where = resolve_pcs(pcs, os.path.join(build.odir, "System.map"))
         with open(console, "a") as f:

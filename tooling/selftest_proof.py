@@ -116,6 +116,24 @@ def console_fails_on_stalls_lockups_and_forbidden_lines(fx):
 
 
 @test
+def a_command_line_the_machine_cut_fails_the_boot(fx):
+    # loongson3-virt, 2026-12-02: the tail with dmastress.bench=0 was lost
+    from .verdict import cmdline_cut
+    append = ("console=ttyS0 swiotlb=128,force swiotlb.idle_ms=1000 "
+              "dmastress.mode=swiotlb dmastress.bench=0")
+    cut = ["[    0.000000] Kernel command line: console=ttyS0 "
+           "swiotlb=128,force swiotlb.idle_ms=1000 dmastress.mode=swiotlb "
+           "dmastress.be"]
+    why = cmdline_cut(cut, append)
+    assert why and "cut off" in why and "dmastress.be" in why, why
+    whole = [cut[0][:-len("dmastress.be")] + "dmastress.bench=0"]
+    assert cmdline_cut(whole, append) is None
+    # a kernel that prints no such line (or an empty -append) is no verdict
+    assert cmdline_cut(["Linux version 6.12"], append) is None
+    assert cmdline_cut(cut, "") is None
+
+
+@test
 def a_hang_in_series_code_is_not_retried(fx):
     from .matrix import in_series_code
     assert in_series_code("swiotlb_find_slots+0x40 (x7), user space")

@@ -37,6 +37,28 @@ def console_verdict(lines, forbid=()):
             if BAD_CONSOLE.search(l) or any(x.search(l) for x in extra)]
 
 
+def cmdline_cut(lines, append):
+    """A console line saying that the machine cut the kernel command
+    line, or None.  Some machines pass only so many bytes (loongson3-virt
+    about 238): the options past that never reach the kernel and the
+    guest, and a row would silently run without them.  The kernel prints
+    the line it got; the last word given with -append must be in it."""
+    words = append.split()
+    if not words:
+        return None
+    for line in lines:
+        i = line.find("Kernel command line: ")
+        if i < 0:
+            continue
+        got = line[i + len("Kernel command line: "):].split()
+        if words[-1] not in got:
+            return (f"kernel command line cut off by the machine after "
+                    f"{len(' '.join(got))} of {len(append)} bytes "
+                    f"(lost from {got[-1] if got else '?'!r} on)")
+        return None
+    return None
+
+
 def last_pc_report(console):
     """What the timeout's PC samples named, from the console log."""
     where = ""
