@@ -245,9 +245,11 @@ KUNIT_ARCHES = {"x86_64": "", "arm64": "aarch64-linux-gnu-"}
 def kunit_directives(path):
     """The `# patchtree-KEY: VALUE` comment lines of a .kunitconfig
     (kunit.py ignores comments): arch (default x86_64), kernel-args
-    (joined) and line (default v6.1.y).  An unknown key, arch or line is
-    one line naming the file."""
-    out = {"arch": "x86_64", "kernel-args": [], "line": L.DEFAULT}
+    (joined), line (default v6.1.y) and ci (true by default; false: CI's
+    `test` leaves the suite to `./patchtree kunit`).  An unknown key,
+    arch, line or ci value is one line naming the file."""
+    out = {"arch": "x86_64", "kernel-args": [], "line": L.DEFAULT,
+           "ci": True}
     for n, line in enumerate(open(path), 1):
         m = re.match(r"#\s*patchtree-([a-z-]+):\s*(.*?)\s*$", line)
         if not m:
@@ -265,9 +267,14 @@ def kunit_directives(path):
                 raise Error(f"{path}:{n}: patchtree-line: {val!r} is not "
                             f"one of {', '.join(L.NAMES)}")
             out["line"] = val
+        elif key == "ci":
+            if val not in ("true", "false"):
+                raise Error(f"{path}:{n}: patchtree-ci: {val!r} is not "
+                            "true or false")
+            out["ci"] = val == "true"
         else:
             raise Error(f"{path}:{n}: unknown directive patchtree-{key} "
-                        f"(arch, kernel-args, line)")
+                        f"(arch, kernel-args, line, ci)")
     return out
 
 
@@ -288,14 +295,26 @@ def kunit_groups(suites):
             for arch in sorted(groups, key=lambda a: (a != "x86_64", a))]
 
 
-def kunit_step(args, run):
+def kunit_step(args, run, ci_only=False):
     """kunit.py run with every kunit/SUITE/.kunitconfig on the patched
     tree: one kernel per architecture (`# patchtree-arch:` in the
     .kunitconfig, x86_64 by default) booted with the suites'
-    `# patchtree-kernel-args:`; one result a case, from kunit.py's JSON."""
+    `# patchtree-kernel-args:`; one result a case, from kunit.py's JSON.
+    @ci_only (CI's `test`): not the suites marked `# patchtree-ci: false`,
+    each of them a skip that says which command runs it."""
     base, series = prepared(args)
     line = base.line.name
     suites = kunit_suites(line, getattr(args, "suites", None))
+    if ci_only:
+        top = os.path.join(M.TOP, "kunit")
+        off = [d for d in suites if not kunit_directives(
+            os.path.join(top, d, ".kunitconfig"))["ci"]]
+        for d in off:
+            run.add("kunit", d, "skip", "not in CI (patchtree-ci: false):"
+                    f" ./patchtree kunit --line {line} {d}")
+        suites = [d for d in suites if d not in off]
+        if off and not suites:
+            return _counts(run, "kunit")
     if not suites:
         run.add("kunit", "suites", "fail", f"no suites of line {line} in "
                 f"kunit/ (a '# patchtree-line: {line}' .kunitconfig)")
@@ -651,7 +670,7 @@ def cmd_test(args):
         if not args.plain:
             step("check", lambda: check_step(la, run))
             step("sweep", lambda: sweep_step(la, run, ci_only=True))
-            step("kunit", lambda: kunit_step(la, run))
+            step("kunit", lambda: kunit_step(la, run, ci_only=True))
         step("matrix", lambda: matrix_step(la, run, la.rows, boot=True,
                                            ci_only=True))
         times.append(f"{line} {time.monotonic() - t1:.0f}s")

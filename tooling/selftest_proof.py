@@ -216,6 +216,59 @@ def kunit_directives_group_suites_by_arch(fx):
 
 
 @test
+def kunit_ci_directive_leaves_a_suite_to_kunit(fx):
+    """`# patchtree-ci: false` is read as a boolean; anything else is one
+    line naming the file and line."""
+    from . import commands as C
+    from .common import Error
+    d = os.path.join(fx.root, "kunit-ci")
+    os.makedirs(d)
+    for name, text in (("off", "# patchtree-ci: false\nCONFIG_KUNIT=y\n"),
+                       ("on", "CONFIG_KUNIT=y\n"),
+                       ("bad", "CONFIG_KUNIT=y\n# patchtree-ci: no\n")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    assert C.kunit_directives(os.path.join(d, "off"))["ci"] is False
+    assert C.kunit_directives(os.path.join(d, "on"))["ci"] is True
+    try:
+        C.kunit_directives(os.path.join(d, "bad"))
+    except Error as e:
+        assert "bad:2: patchtree-ci" in str(e), e
+    else:
+        raise AssertionError("patchtree-ci: no was accepted")
+
+
+@test
+def sparse_allowlist_needs_a_reason_and_matches_whole_lines(fx):
+    """Only a line an entry's glob matches in full is allowed, and the
+    reason goes with it; an entry without a reason is an error."""
+    from . import sweep as SW
+    from .common import Error
+    p = os.path.join(fx.root, "sparse-allowlist")
+    with open(p, "w") as f:
+        f.write("# comment\n\nsparse include/linux/rbtree.h: error: "
+                "incompatible types * # rb_link_node_rcu()\n")
+    allow = SW.static_allowlist(p)
+    new, ok = SW.allowed_static(
+        ["sparse include/linux/rbtree.h: error: incompatible types in "
+         "comparison expression (different address spaces):",
+         "sparse kernel/dma/swiotlb.c: error: incompatible types in "
+         "comparison expression (different address spaces):"], allow)
+    assert new == ["sparse kernel/dma/swiotlb.c: error: incompatible "
+                   "types in comparison expression (different address "
+                   "spaces):"], new
+    assert len(ok) == 1 and ok[0].endswith("(allowed: rb_link_node_rcu())")
+    with open(p, "a") as f:
+        f.write("sparse kernel/dma/swiotlb.c: *\n")
+    try:
+        SW.static_allowlist(p)
+    except Error as e:
+        assert "sparse-allowlist:4:" in str(e), e
+    else:
+        raise AssertionError("an entry without a reason was accepted")
+
+
+@test
 def sweep_objects_follow_the_series(fx):
     """The sweep's objects: those linked that are built from a touched
     .c file or depend on a touched header (a header most objects depend

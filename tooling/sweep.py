@@ -31,7 +31,7 @@ import os
 import re
 import time
 
-from .common import OUT, Error, progress, run, git, ensure_dir
+from .common import OUT, TOP, Error, progress, run, git, ensure_dir
 from . import lines as L
 from . import warnings as W
 
@@ -501,6 +501,47 @@ def static_checks(sw, e):
         before, _ = one(sw.commits[0])
     finally:
         git(sw.wt, "checkout", "-q", "-f", "--detach", sw.commits[-1])
-    added = W.new(after, before)
-    return not added, f"{n} objects, {len(files)} files: {len(after)} " \
-        f"warnings, base {len(before)}", added
+    prefix = sw.wt.rstrip("/") + "/"
+    added = [w.replace(prefix, "") for w in W.new(after, before)]
+    new, allowed = allowed_static(added, static_allowlist())
+    return not new, f"{n} objects, {len(files)} files: {len(after)} " \
+        f"warnings, base {len(before)}" + \
+        (f", {len(allowed)} allowed (sparse-allowlist)" if allowed
+         else ""), new + allowed
+
+
+STATIC_ALLOW = os.path.join(TOP, "sparse-allowlist")
+
+
+def static_allowlist(path=STATIC_ALLOW):
+    """[(glob, reason)] of the sparse/kernel-doc lines we accept: each
+    entry a glob on the line as the sweep prints it (tree-relative, no
+    line numbers), ` # ` and the reason.  No reason is one line of
+    error naming the file and line."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    for n, line in enumerate(open(path), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        glob, sep, why = line.rstrip("\n").partition(" # ")
+        if not sep or not why.strip() or not glob.strip():
+            raise Error(f"{os.path.basename(path)}:{n}: want 'LINE-GLOB "
+                        "# reason'")
+        out.append((glob.strip(), why.strip()))
+    return out
+
+
+def allowed_static(added, allow):
+    """(new, allowed): the lines of @added no entry of @allow matches,
+    and those it does, each followed by its reason."""
+    import fnmatch
+    new, ok = [], []
+    for w in added:
+        why = next((r for g, r in allow if fnmatch.fnmatchcase(w, g)),
+                   None)
+        if why is None:
+            new.append(w)
+        else:
+            ok.append(f"{w} (allowed: {why})")
+    return new, ok
