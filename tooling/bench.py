@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """./patchtree bench: the series against the unpatched base and against
-upstream's implementation, side by side in one run (bench.yaml)."""
+upstream's implementation, side by side in one run (bench.yaml).
+
+A kernel of bench.yaml is a base with nothing on it (plain: true) or
+with the series of its line (line: v6.1.y, the default, or mainline;
+tooling/lines.py), so the v6.1.y series on 6.1, upstream's 6.12 and the
+mainline series on 6.12 are booted in one run.  A row loads the module
+of bench.yaml's 'module' (or its own 'module') in the guest."""
 
 import datetime
 import json
@@ -13,6 +19,7 @@ import subprocess
 import time
 
 from . import base as B
+from . import lines as L
 from . import matrix as M
 from . import schema
 from . import series as S
@@ -22,6 +29,11 @@ BENCH_YAML = os.path.join(TOP, "bench.yaml")
 RESULTS = os.path.join(OUT, "results", "bench")
 # what every boot shares, as in test-matrix.yaml's defaults
 BOOT_APPEND = "panic=-1 oops=panic panic_on_warn=1"
+# the rows of the mainline series and their plain 6.12 references:
+# the same tree with and without the series, the summary's ratios
+MAINLINE_PAIRS = (("mainline", "upstream"),
+                  ("mainline-tiny", "upstream-tiny"),
+                  ("mainline-1m", "upstream-1m"))
 
 
 def load(path=BENCH_YAML):
@@ -33,6 +45,19 @@ def load(path=BENCH_YAML):
         if r["kernel"] not in cfg["kernels"]:
             raise Error(f"{schema.where(path, r, 'kernel')}: row "
                         f"{r['name']} names unknown kernel {r['kernel']}")
+        mod = r.get("module", cfg.get("module"))
+        if mod and not os.path.isfile(os.path.join(TOP, mod, "Kbuild")):
+            key = "module" if "module" in r else None
+            raise Error(f"{schema.where(path, r if key else cfg, 'module')}"
+                        f": {'row ' + r['name'] + ': ' if key else ''}"
+                        f"module: no {mod}/Kbuild")
+    for node, key in [(cfg, "guest")] + \
+            [(c, "guest") for c in cfg["clocks"].values()] + \
+            [(r, "guest") for r in cfg["rows"]]:
+        if "dmastress.module=" in node.get(key, ""):
+            raise Error(f"{schema.where(path, node, key)}: guest: "
+                        f"dmastress.module= is bench.py's: name the "
+                        f"module's directory in 'module:' instead")
     for p in cfg.get("plot", []):
         if p not in names:
             raise Error(f"{schema.where(path, cfg, 'plot')}: plot names "
@@ -43,7 +68,7 @@ def load(path=BENCH_YAML):
 def build_module(build, src):
     """Build the out-of-tree module in @src against @build; return the
     .ko.  The sources are copied, so that @src holds no objects."""
-    mdir = ensure_dir(build.odir, "bench-module")
+    mdir = ensure_dir(build.odir, "bench-module", os.path.basename(src))
     for f in os.listdir(src):
         if f.endswith(".c") or f.endswith(".h") or f == "Kbuild":
             dst = os.path.join(mdir, f)
@@ -62,14 +87,37 @@ def build_module(build, src):
     return os.path.join(mdir, kos[0])
 
 
-def build_kernels(cfg, series):
-    """Apply and build each kernel of bench.yaml (and its module)."""
+def row_module(cfg, row):
+    """The module directory (relative to the top) that @row loads, or
+    None."""
+    return row.get("module", cfg.get("module")) or None
+
+
+def kernel_tree(k, top=TOP):
+    """The tree of one kernel of bench.yaml (@k): its base, and on it
+    nothing (plain) or the series of its line.  Returns (base, variant,
+    worktree); the worktree is named after the line (base.tag)."""
+    line = L.get(k.get("line"))
+    base = B.get_base(k["base"], line=line)
+    variant = "plain" if k.get("plain") else "series"
+    wt = S.apply(base, S.Series(top, line), variant)
+    return base, variant, wt
+
+
+def build_kernels(cfg, rows):
+    """Apply and build each kernel that @rows boot, with the modules
+    they load."""
     kernels = {}
     for name, k in cfg["kernels"].items():
+        mods = []
+        for r in rows:
+            m = row_module(cfg, r)
+            if r["kernel"] == name and m and m not in mods:
+                mods.append(m)
+        if not any(r["kernel"] == name for r in rows):
+            continue
         t0 = time.monotonic()
-        base = B.get_base(k["base"])
-        variant = "plain" if k.get("plain") else "series"
-        wt = S.apply(base, series, variant)
+        base, variant, wt = kernel_tree(k)
         extra = [os.path.join(M.FRAG_DIR, f + ".config")
                  for f in k.get("fragments", [])]
         for f in extra:
@@ -78,27 +126,52 @@ def build_kernels(cfg, series):
         b = M.Build(base, variant, wt, "-".join(
             ["bench", cfg["build"]["arch"]] + k.get("fragments", [])),
             cfg["build"], extra_frags=extra)
-        b.name = f"{name} ({base.name}+{variant})"
-        # the module an earlier run built goes in at once: relink only
-        # if building it again changed it
-        mdir = os.path.join(b.odir, "bench-module")
+        b.name = f"{name} ({base.tag(variant)})"
+        # the modules an earlier run built go in at once: relink only
+        # if building them again changed them
         old = {}
-        if cfg.get("module") and os.path.isdir(mdir):
-            old = {f: open(os.path.join(mdir, f), "rb").read()
-                   for f in os.listdir(mdir) if f.endswith(".ko")}
-            b.extra_files = [("/" + f, os.path.join(mdir, f)) for f in old]
+        for m in mods:
+            mdir = os.path.join(b.odir, "bench-module", os.path.basename(m))
+            if os.path.isdir(mdir):
+                old.update({f: open(os.path.join(mdir, f), "rb").read()
+                            for f in os.listdir(mdir) if f.endswith(".ko")})
+                b.extra_files += [("/" + f, os.path.join(mdir, f))
+                                  for f in os.listdir(mdir)
+                                  if f.endswith(".ko")]
         b.build()
-        if cfg.get("module"):
-            ko = build_module(b, os.path.join(TOP, cfg["module"]))
-            if old.get(os.path.basename(ko)) != open(ko, "rb").read() or \
-                    len(old) != 1:
-                b.extra_files = [("/" + os.path.basename(ko), ko)]
-                b.build()
+        kos = {m: build_module(b, os.path.join(TOP, m)) for m in mods}
+        new = {os.path.basename(ko): open(ko, "rb").read()
+               for ko in kos.values()}
+        if new != old:
+            b.extra_files = [("/" + os.path.basename(ko), ko)
+                             for ko in kos.values()]
+            b.build()
         progress("build", f"ready in {time.monotonic() - t0:.0f}s", name)
         kernels[name] = {"build": b, "desc": base.desc, "tree": wt,
+                         "line": None if k.get("plain") else base.line.name,
                          "head": M.git(wt, "rev-parse", "HEAD"),
-                         "dynamic": b.config_has("SWIOTLB_DYNAMIC")}
+                         "dynamic": b.config_has("SWIOTLB_DYNAMIC"),
+                         "modules": {m: os.path.basename(ko)
+                                     for m, ko in kos.items()}}
     return kernels
+
+
+def _params(text):
+    """The words of a guest string, by name (the part before '=')."""
+    return [(w.split("=", 1)[0], w) for w in (text or "").split()]
+
+
+def row_guest(cfg, clock, row, ko=None):
+    """(bench-wide guest string, the row's own): the bench-wide one
+    without the parameters that the clock or the row set again (the
+    guest reads the first of a name), then the clock's, the row's and
+    the module to load (@ko, its file name in the initramfs)."""
+    own = " ".join(filter(None, [cfg["clocks"][clock].get("guest"),
+                                 row.get("guest"),
+                                 f"dmastress.module=/{ko}" if ko else ""]))
+    names = {n for n, _ in _params(own)}
+    common = " ".join(w for n, w in _params(cfg["guest"]) if n not in names)
+    return common, own
 
 
 def _counters(line):
@@ -130,24 +203,46 @@ def parse(rdir):
         for key, name in (("io_tlb_used_hiwater", "high-water"),
                           ("io_tlb_pools_added", "pools added"),
                           ("io_tlb_transient_pools", "transient pools"),
+                          ("io_tlb_pools_freed", "pools freed"),
+                          ("io_tlb_bytes_freed", "bytes freed"),
                           ("io_tlb_growth_failures", "growth failures")):
             if key in a:
                 v[name] = a[key]
     m = re.search(r"io_tlb_used peaked at (\d+) slots", text)
     if m:
         v["peak used (sampled)"] = int(m.group(1))
+    m = re.search(r"# swiotlb return: slots (\d+) at boot, (\d+) after "
+                  r"(\d+) ms idle", text)
+    if m and m.group(1) == m.group(2):
+        v["ms waited for the return"] = int(m.group(3))
     trace = [tuple(int(x) for x in t) for t in
              re.findall(r"# trace (\d+) (\d+) (\d+)", text)]
     if trace and trace[-1][1] != trace[0][1]:
         v["ms to final size"] = next(t[0] for t in trace
                                      if t[1] == trace[-1][1])
+    peak = max((t[1] for t in trace), default=0)
+    if trace and peak > trace[0][1] and trace[-1][1] == trace[0][1]:
+        # grew, then went back: when it peaked, and how long after the
+        # last slot in use it was back at its boot size
+        top = next(i for i, t in enumerate(trace) if t[1] == peak)
+        v["ms to peak size"] = trace[top][0]
+        back = next(i for i in range(top, len(trace))
+                    if trace[i][1] == trace[0][1])
+        busy = max((i for i in range(back) if trace[i][2] > 0),
+                   default=top)
+        v["ms from last use to boot size"] = trace[back][0] - \
+            trace[busy][0]
     console = os.path.join(rdir, "console.log")
     if os.path.exists(console):
-        m = re.search(r"iova_burst: (n=.*)", open(console,
-                                                  errors="replace").read())
+        log = open(console, errors="replace").read()
+        m = re.search(r"iova_burst: (n=.*)", log)
         if m:
             for k, val in _counters(m.group(1)).items():
                 v[f"iova {k}"] = val
+        m = re.search(r"swiotlb_bench: (one_page_ns=.*)", log)
+        if m:
+            for k, val in _counters(m.group(1)).items():
+                v[f"swiotlb {k}"] = val
     return v, trace
 
 
@@ -229,15 +324,17 @@ class Report:
         lines = []
         judge = "icount" if "icount" in self.raw["runs"] else None
 
-        def spread(clock, prefixes):
+        def spread(clock, prefixes, ref=None):
             s = 0.0
             for k in [k for p in prefixes for k in self.keys(clock, p)]:
-                xs = self.values(clock, self.base, k)
+                xs = self.values(clock, ref or self.base, k)
                 if xs:
                     s = max(s, (max(xs) - min(xs)) / _median(xs))
             return s
 
         def check(what, pairs, prefixes, limit, higher_better=False):
+            # the reference ("the base") is the pairs' other row
+            ref = pairs[0][1]
             info = ""
             for clock in self.raw["runs"]:
                 if clock == judge:
@@ -246,15 +343,16 @@ class Report:
                 if w:
                     info += (f"; {clock}: worst {w[1]:.3f} ({w[3]}/{w[4]}, "
                              f"{w[5]}), the base's own min-max spans "
-                             f"{100 * spread(clock, prefixes):.0f} %")
+                             f"{100 * spread(clock, prefixes, ref):.0f} %")
             worst = worst_of([judge] if judge else list(self.raw["runs"]),
                              pairs, prefixes, higher_better)
             if worst is None:
                 lines.append(f"- {what}: not measured")
                 return
             _, r, clock, row, other, k = worst
-            # "within noise": the base row's own min-max on that figure
-            noise = spread(clock, [k])
+            # "within noise": the reference row's own min-max on that
+            # figure (the base row's for ours/base)
+            noise = spread(clock, [k], other)
             ok = r >= limit - noise if higher_better else r <= limit + noise
             lines.append(f"- {what}: worst {r:.3f} ({row}/{other}, {clock}, "
                          f"{k}; noise {100 * noise:.1f} %) -> "
@@ -303,6 +401,18 @@ class Report:
                     f"upstream/upstream-fixed): worst {r:.3f} ({ours}: "
                     f"{a:.3f} vs {b:.3f}, {clock}, {k}) -> "
                     f"**{'met' if ok else 'missed'}**")
+        # the mainline series against plain 6.12, the same tree
+        if {"mainline", "upstream"} <= rows:
+            check("mainline/upstream map+unmap <= 1.00 at the default "
+                  "size", [("mainline", "upstream")], ["map+unmap"], 1.00)
+        if {"mainline-tiny", "upstream-tiny"} <= rows:
+            check("mainline-tiny/upstream-tiny map+unmap <= 1.03 after "
+                  "growth (and the return)",
+                  [("mainline-tiny", "upstream-tiny")], ["map+unmap"], 1.03)
+        if {"mainline", "upstream"} <= rows:
+            check("mainline/upstream throughput >= 0.98",
+                  [("mainline", "upstream")],
+                  ["write MiB/s", "read MiB/s"], 0.98, higher_better=True)
         return lines
 
     def cost_table(self, clock):
@@ -321,6 +431,52 @@ class Report:
             for a, b in pairs:
                 r = self.ratio(clock, a, b, k)
                 cells.append(f"{r:.3f}" if r else "-")
+            out.append(f"| {k} | " + " | ".join(cells) + " |")
+        return out
+
+    def pairs(self):
+        """The (mainline row, its plain 6.12 reference) pairs run."""
+        return [(a, b) for a, b in MAINLINE_PAIRS
+                if a in self.rows and b in self.rows]
+
+    def pair_table(self, clock, groups):
+        """Each pair's median ratio, with the row's min-max over the
+        reference's median, for the keys of @groups ([(keys, 'lower is
+        better'), ...]); only the pairs that have any of them."""
+        def cell(a, b, k):
+            xs, bm = self.values(clock, a, k), \
+                _median(self.values(clock, b, k))
+            return f"**{_median(xs) / bm:.3f}** ({min(xs) / bm:.3f}-" \
+                f"{max(xs) / bm:.3f})" if xs and bm else "-"
+        pairs = [(a, b) for a, b in self.pairs()
+                 if any(cell(a, b, k) != "-" for ks, _ in groups
+                        for k in ks)]
+        if not pairs:
+            return []
+        out = [f"| {clock} | " + " | ".join(f"{a}/{b}" for a, b in pairs)
+               + " |", "|---" * (len(pairs) + 1) + "|"]
+        for keys, better in groups:
+            for k in keys:
+                cells = [cell(a, b, k) for a, b in pairs]
+                if any(c != "-" for c in cells):
+                    out.append(f"| {k} ({better}) | " + " | ".join(cells)
+                               + " |")
+        return out
+
+    def own_table(self, clock, keys):
+        """plain_table of only the rows that have any of @keys."""
+        rows = [r for r in self.rows
+                if any(self.values(clock, r, k) for k in keys)]
+        out = [f"| {clock} | " + " | ".join(rows) + " |",
+               "|---" * (len(rows) + 1) + "|"]
+        for k in keys:
+            cells = []
+            for row in rows:
+                xs = self.values(clock, row, k)
+                cells.append("-" if not xs else _fmt(_median(xs)) if
+                             min(xs) == max(xs) else
+                             f"{_fmt(_median(xs))} ({_fmt(min(xs))}-"
+                             f"{_fmt(max(xs))})")
             out.append(f"| {k} | " + " | ".join(cells) + " |")
         return out
 
@@ -347,6 +503,17 @@ class Report:
             out += self.ratio_table(clock, self.keys(clock, "write MiB/s")
                                     + self.keys(clock, "read MiB/s"),
                                     "higher is better") + [""]
+            pt = self.pair_table(clock, [
+                (self.keys(clock, "map+unmap"), "lower is better"),
+                (self.keys(clock, "write MiB/s")
+                 + self.keys(clock, "read MiB/s"), "higher is better")])
+            if pt:
+                out += [f"## The mainline series against plain 6.12 "
+                        f"(clock: {clock})", "",
+                        "Each mainline row over its upstream row (the same "
+                        "6.12 tree without the series): median ratio, the "
+                        "row's min-max over the reference's median.", ""]
+                out += pt + [""]
         out += ["## The floor: one 4 KiB memcpy in the guest", "",
                 "A one-page bounce copies twice (map and unmap); the "
                 "overhead is map+unmap over those two copies.", ""]
@@ -367,7 +534,9 @@ class Report:
                 "closer picture.)", ""]
         mem_keys = ["slots at boot", "slots at end", "high-water",
                     "peak used (sampled)", "pools added", "transient pools",
-                    "growth failures", "ms to final size"]
+                    "growth failures", "ms to final size", "ms to peak size",
+                    "ms from last use to boot size",
+                    "ms waited for the return", "pools freed", "bytes freed"]
         for clock in raw["runs"]:
             out += [f"## Bounce memory during the write+verify load "
                     f"(clock: {clock})", ""]
@@ -375,19 +544,44 @@ class Report:
         if os.path.exists(os.path.join(RESULTS, "pool.png")):
             out += ["Pool size and use over the load: `pool.png`.", ""]
         for clock in raw["runs"]:
+            keys = self.keys(clock, "swiotlb ")
+            if keys:
+                out += [f"## Pool lookup, transient pools and the storm "
+                        f"(bench/swiotlb, clock: {clock})", "",
+                        "ns; sync_ns_N: sync of the oldest of N transient "
+                        "pools (one lookup each way), unmap_ns_N: unmap "
+                        "of one of them; storm: 4000 one-slot mappings "
+                        "with interrupts off from a pool of "
+                        "storm_pool_slots, then unmapped.", ""]
+                out += self.own_table(clock, keys) + [""]
+                pt = self.pair_table(clock, [([k for k in keys
+                                                if "_ns" in k],
+                                               "lower is better")])
+                if pt:
+                    out += pt + [""]
+        for clock in raw["runs"]:
             keys = self.keys(clock, "iova ")
             if keys:
                 out += [f"## IOVA burst (bench/iova, clock: {clock})", ""]
                 out += self.plain_table(clock, keys) + [""]
         out += ["## Kernels, boot parameters, QEMU", ""]
         for name, k in raw["kernels"].items():
-            out.append(f"- {name}: {k['desc']}, tree {k['tree']} at "
+            line = f" + the {k['line']} series" if k.get("line") else \
+                " (plain)" if "line" in k else ""
+            out.append(f"- {name}: {k['desc']}{line}, tree {k['tree']} at "
                        f"{k['head'][:12]}; CONFIG_SWIOTLB_DYNAMIC="
                        f"{'y' if k['dynamic'] else 'n (absent)'}")
         out.append(f"- config: tinyconfig + "
                    f"{' + '.join(cfg['build']['fragments'])} "
                    f"(kernel-config-fragments/)")
         out.append(f"- guest: {' '.join(cfg['guest'].split())}")
+        mods = {}
+        for r in cfg["rows"]:
+            if row_module(cfg, r):
+                mods.setdefault(row_module(cfg, r), []).append(r["name"])
+        if mods:
+            out.append("- modules loaded in the guest: " + "; ".join(
+                f"{m} ({', '.join(rs)})" for m, rs in mods.items()))
         for clock, cmd in raw["cmds"].items():
             out += ["", f"{clock}:", "", "```"] + cmd + ["```"]
         failed = [(c, r, i + 1, rep["why"])
@@ -429,7 +623,8 @@ def plot(raw, traces):
         "set ylabel 'slots (2 KiB each)'", "set logscale y 2",
         "set yrange [0.5:65536]", "set key outside right",
         "set title 'swiotlb slots reserved and in use, whole "
-        "write+verify load'", plot_cmd,
+        "write+verify load (and the wait for the return, where a row "
+        "waits for it)'", plot_cmd,
         "set title 'the first 2 s: the tiny pools grow'",
         "set xrange [0:2000]", plot_cmd,
         "unset multiplot"]) + "\n"
@@ -492,7 +687,7 @@ def main(args):
                     + ", ".join(cfg["clocks"]))
     need("qemu-system-x86_64", "timeout")
     t0 = time.monotonic()
-    kernels = build_kernels(cfg, S.Series())
+    kernels = build_kernels(cfg, rows)
     host, qemu = host_facts()
     raw = {"cfg": dict(cfg, rows=rows),
            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -515,16 +710,19 @@ def main(args):
                 n += 1
                 rdir = os.path.join(RESULTS, "runs", f"{rep}-{clock}-"
                                     f"{row['name']}")
+                kern = kernels[row["kernel"]]
+                mod = row_module(cfg, row)
+                common, own = row_guest(cfg, clock, row,
+                                        kern["modules"].get(mod))
                 r = {"name": f"{row['name']} {clock} [{n}/{total}, "
                              f"{time.monotonic() - t0:.0f}s]",
                      "qemu": cl["qemu"], "console": "ttyS0",
                      "append": row["append"], "mode": "swiotlb",
-                     "guest": " ".join(filter(None, [cl.get("guest"),
-                                                     row.get("guest")]))}
-                defaults = {"append": BOOT_APPEND, "guest": cfg["guest"],
+                     "guest": own}
+                defaults = {"append": BOOT_APPEND, "guest": common,
                             "timeout": cfg.get("timeout", 600)}
-                ok, tests, why, secs = M.boot(
-                    r, defaults, kernels[row["kernel"]]["build"], rdir)
+                ok, tests, why, secs = M.boot(r, defaults, kern["build"],
+                                              rdir)
                 v, trace = parse(rdir)
                 raw["runs"][clock].setdefault(row["name"], []).append(
                     {"ok": ok, "why": why, "secs": round(secs),

@@ -124,12 +124,14 @@ BENCH_KERNEL = {
     "base": req(str),
     "plain": bool,
     "fragments": [str],
+    "line": OneOf(LINE_NAMES),  # whose series goes on the base (v6.1.y)
 }
 
 BENCH_ROW = {
     "kernel": req(str),
     "append": req(str),
     "guest": str,
+    "module": str,              # the module it loads instead of 'module'
 }
 
 BENCH_CLOCK = {

@@ -200,3 +200,60 @@ def extra_cc_is_read_from_the_b4_config(fx):
         assert c["extra_cc"] == [("Someone", "someone@example.org")], c
     finally:
         open(conf, "w").write(orig)
+
+
+@test
+def bench_kernels_take_their_line(fx):
+    from . import bench
+    from .selftest import expect_error, sh
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(top, "bench.yaml")).read()
+    cfg = bench.load()
+    assert cfg["kernels"]["mainline"] == {"base": "debian-6.12",
+                                          "line": "mainline"}, cfg
+    assert "mainline-tiny" in cfg["plot"], cfg["plot"]
+    bad = os.path.join(fx.root, "bad-bench.yaml")
+    old = "  mainline: {base: debian-6.12, line: mainline}\n"
+    assert old in text, old
+    for new, words in (
+            (old.replace("line: mainline", "line: v6.2"),
+             ["kernel mainline: line: want one of v6.1.y, mainline",
+              "'v6.2'"]),
+            (old.replace("line: mainline", "lines: mainline"),
+             ["kernel mainline", "unknown key 'lines'"])):
+        with open(bad, "w") as f:
+            f.write(text.replace(old, new))
+        n = text[:text.index(old)].count("\n") + 1
+        err = expect_error(lambda: bench.load(bad),
+                           f"bad-bench.yaml:{n}:", *words)
+        assert "\n" not in err, err
+    with open(bad, "w") as f:
+        f.write(text.replace("dmastress.memcpy=1\n",
+                             "dmastress.memcpy=1 dmastress.module=/x.ko\n"))
+    expect_error(lambda: bench.load(bad), "bad-bench.yaml:", "guest",
+                 "dmastress.module=", "'module:'")
+    # a row's guest parameter replaces the bench-wide one; the module
+    # goes last
+    row = next(r for r in cfg["rows"] if r["name"] == "mainline-1m")
+    assert bench.row_module(cfg, row) == "bench/swiotlb"
+    common, own = bench.row_guest(dict(cfg, guest="dmastress.trace=1 "
+                                       "dmastress.memcpy=1"), "icount",
+                                  dict(row, guest="dmastress.memcpy=0"),
+                                  "swiotlb_bench.ko")
+    assert (common, own) == ("dmastress.trace=1", "dmastress.threads=1 "
+                             "dmastress.memcpy=0 "
+                             "dmastress.module=/swiotlb_bench.ko"), own
+    # the line picks the series file and the worktree; no line: v6.1.y
+    undo = _mainline(fx)
+    try:
+        for k, tail, n in (({"base": fx.kernel, "line": "mainline"},
+                            "+mainline-series", "1"),
+                           ({"base": fx.kernel}, "+series", "3"),
+                           ({"base": fx.kernel, "plain": True}, "+plain",
+                            "0")):
+            base, variant, wt = bench.kernel_tree(k, fx.top)
+            assert wt.endswith(tail), (k, wt)
+            assert sh(wt, "git", "rev-list", "--count",
+                      f"{fx.base}..HEAD") == n, (k, wt)
+    finally:
+        undo()
