@@ -39,7 +39,8 @@
  *
  * and for the benchmark (./patchtree bench), all off by default:
  *   dmastress.trace=1                  print the swiotlb size and use over
- *                                      the write+verify load, as "# trace"
+ *                                      the write+verify load, as "# trace",
+ *                                      and over the wait of expect_return
  *   dmastress.tput=4096,65536          O_DIRECT write/read throughput runs
  *   dmastress.tput_mb=N                bytes per throughput run (16)
  *   dmastress.memcpy=1                 time a 4 KiB memcpy (the floor)
@@ -140,9 +141,13 @@ static unsigned char iobuf[BUF_ALIGN + MAX_BS + BUF_ALIGN]
 /* The sampler's result, read back from the files it writes at the end. */
 static long used_max, samples;
 
-/* The sampler's trace: time (ms from its start), slots, slots in use. */
+/*
+ * The sampler's trace: time (ms from the start of the write+verify load,
+ * trace_t0), slots, slots in use.
+ */
 #define TRACE_MAX	512
 static struct { long ms, nslabs, used; } trace[TRACE_MAX];
+static long trace_t0 = -1;
 
 static void out(const char *s)
 {
@@ -702,7 +707,8 @@ static long first_uncovered(uint64_t bytes, long *end)
  */
 static void sampler(void)
 {
-	long used, max = 0, n = 0, t0 = now_us(), t, last = -SAMPLE_US, ms;
+	long used, max = 0, n = 0, t0 = trace_t0 >= 0 ? trace_t0 : now_us();
+	long t, last = -SAMPLE_US, ms;
 	long step = 1, ntrace = 0, prio = 0;
 	int tracing = param_long("trace", 0), i;
 	struct stat st;
@@ -720,7 +726,8 @@ static void sampler(void)
 			continue;
 		}
 		last = t;
-		if (stat("/sampler.stop", &st) == 0)
+		/* at least one sample, however soon it is told to stop */
+		if (n && stat("/sampler.stop", &st) == 0)
 			break;
 		used = read_long("/sys/kernel/debug/swiotlb/io_tlb_used");
 		if (used > max)
@@ -857,6 +864,7 @@ static void test_rw(void)
 		result(0, "write_verify_o_direct", "dmastress.disk_mb out of range");
 		return;
 	}
+	trace_t0 = now_us();
 	spid = fork();
 	if (spid == 0)
 		sampler();
@@ -1074,8 +1082,9 @@ static void test_return(void)
 	long idle_ms = read_long("/sys/module/swiotlb/parameters/idle_ms");
 	long freed = read_long(SWIOTLB_DIR "io_tlb_pools_freed");
 	long nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
-	long t0 = now_us(), limit_ms, ms;
+	long t0 = now_us(), limit_ms, ms, keep_max = 0, keep_samples = 0;
 	char why[160] = "";
+	int spid = -1;
 
 	if (freed < 0) {
 		result(1, "swiotlb_returned",
@@ -1092,11 +1101,25 @@ static void test_return(void)
 	limit_ms = 5 * idle_ms;
 	if (limit_ms > RETURN_MAX_MS)
 		limit_ms = RETURN_MAX_MS;
+	/* the bench's trace goes on over the return, on the load's clock */
+	if (param_long("trace", 0)) {
+		keep_max = used_max;
+		keep_samples = samples;
+		spid = fork();
+		if (spid == 0)
+			sampler();
+	}
 	while (nslabs != nslabs_before && now_us() - t0 < limit_ms * 1000) {
 		sleep_us(100000);
 		nslabs = read_long(SWIOTLB_DIR "io_tlb_nslabs");
 	}
 	ms = (now_us() - t0) / 1000;
+	if (spid > 0) {
+		sampler_stop(spid);
+		show_trace();
+		used_max = keep_max;
+		samples = keep_samples;
+	}
 	freed = read_long(SWIOTLB_DIR "io_tlb_pools_freed");
 	say("# swiotlb return: slots %ld at boot, %ld after %ld ms idle (idle_ms %ld), pools freed %ld, bytes freed %ld\n",
 	    nslabs_before, nslabs, ms, idle_ms, freed,
