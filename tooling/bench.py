@@ -217,17 +217,20 @@ def parse(rdir):
         v["ms waited for the return"] = int(m.group(3))
     trace = [tuple(int(x) for x in t) for t in
              re.findall(r"# trace (\d+) (\d+) (\d+)", text)]
-    if trace and trace[-1][1] != trace[0][1]:
+    # the size at boot: the sampler (SCHED_IDLE) may first sample after
+    # the pool grew
+    boot = v.get("slots at boot", trace[0][1] if trace else 0)
+    if trace and trace[-1][1] != boot:
         v["ms to final size"] = next(t[0] for t in trace
                                      if t[1] == trace[-1][1])
     peak = max((t[1] for t in trace), default=0)
-    if trace and peak > trace[0][1] and trace[-1][1] == trace[0][1]:
+    if trace and peak > boot and trace[-1][1] == boot:
         # grew, then went back: when it peaked, and how long after the
         # last slot in use it was back at its boot size
         top = next(i for i, t in enumerate(trace) if t[1] == peak)
         v["ms to peak size"] = trace[top][0]
         back = next(i for i in range(top, len(trace))
-                    if trace[i][1] == trace[0][1])
+                    if trace[i][1] == boot)
         busy = max((i for i in range(back) if trace[i][2] > 0),
                    default=top)
         v["ms from last use to boot size"] = trace[back][0] - \
