@@ -618,19 +618,33 @@ def plot(raw, traces):
                      f"lw 1 title '{r}: used'")
     png = os.path.join(RESULTS, "pool.png")
     plot_cmd = "plot " + ", ".join(plots)
-    script = "\n".join([
-        "set terminal png size 1100,900",
+    # a row whose pool went back to its first size after growing: a
+    # third panel around that return
+    back = []
+    for r in rows:
+        t = traces[r]
+        peak = max(x[1] for x in t)
+        if t[-1][1] < peak:
+            top = next(i for i, x in enumerate(t) if x[1] == peak)
+            back.append((r, next(x[0] for x in t[top:]
+                                 if x[1] == t[-1][1])))
+    panels = 3 if back else 2
+    script = [
+        f"set terminal png size 1100,{450 * panels}",
         f"set output '{png}'",
-        "set multiplot layout 2,1",
+        f"set multiplot layout {panels},1",
         "set xlabel 'guest ms since the load began (icount, round 1)'",
         "set ylabel 'slots (2 KiB each)'", "set logscale y 2",
         "set yrange [0.5:65536]", "set key outside right",
-        "set title 'swiotlb slots reserved and in use, whole "
-        "write+verify load (and the wait for the return, where a row "
-        "waits for it)'", plot_cmd,
+        "set title 'swiotlb slots reserved and in use: the write+verify "
+        "load (and any wait for the return)'", plot_cmd,
         "set title 'the first 2 s: the tiny pools grow'",
-        "set xrange [0:2000]", plot_cmd,
-        "unset multiplot"]) + "\n"
+        "set xrange [0:2000]", plot_cmd]
+    if back:
+        r, t = back[0]
+        script += [f"set title '{r}: the growth goes back once idle'",
+                   f"set xrange [{max(0, t - 3000)}:{t + 1000}]", plot_cmd]
+    script = "\n".join(script + ["unset multiplot"]) + "\n"
     with open(os.path.join(RESULTS, "pool.gp"), "w") as f:
         f.write(script)
     run(["gnuplot", os.path.join(RESULTS, "pool.gp")])
