@@ -169,12 +169,9 @@ def signoff(series, posting, base, i, name):
 
 def _allowlist():
     """(patch glob, TYPE) pairs, each with a written reason."""
+    from .common import allowlist_entries
     allow = []
-    if not os.path.exists(ALLOW):
-        return allow
-    for n, line in enumerate(open(ALLOW), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
+    for n, line in allowlist_entries(ALLOW):
         m = re.match(r"(\S+)\s+([A-Z_]+)\s+#\s*(\S.*)", line)
         if not m:
             raise Error(f"checkpatch-allowlist:{n}: want 'PATCH TYPE "

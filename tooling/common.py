@@ -256,3 +256,12 @@ def ensure_dir(*parts):
     os.makedirs(d, exist_ok=True)
     return d
 
+
+def allowlist_entries(path):
+    """(line number, line) of each entry of an allowlist file: every
+    line but blank ones and '#' comments; none if the file is absent."""
+    if not os.path.exists(path):
+        return
+    for n, line in enumerate(open(path), 1):
+        if line.strip() and not line.startswith("#"):
+            yield n, line.rstrip("\n")

@@ -518,13 +518,10 @@ def static_allowlist(path=STATIC_ALLOW):
     entry a glob on the line as the sweep prints it (tree-relative, no
     line numbers), ` # ` and the reason.  No reason is one line of
     error naming the file and line."""
+    from .common import allowlist_entries
     out = []
-    if not os.path.exists(path):
-        return out
-    for n, line in enumerate(open(path), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        glob, sep, why = line.rstrip("\n").partition(" # ")
+    for n, line in allowlist_entries(path):
+        glob, sep, why = line.partition(" # ")
         if not sep or not why.strip() or not glob.strip():
             raise Error(f"{os.path.basename(path)}:{n}: want 'LINE-GLOB "
                         "# reason'")
