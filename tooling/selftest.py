@@ -569,12 +569,20 @@ def matrix_description_is_checked(fx):
     expect_error(lambda: load(bad), "unknown kernel")
 
 
+def _bench_boot(fx, name, ktap, console):
+    """A boot's result directory for bench.parse(): its verdict and
+    console."""
+    d = os.path.join(fx.root, name)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "verdict.ktap"), "w").write(ktap)
+    open(os.path.join(d, "console.log"), "w").write(console)
+    return d
+
+
 @test
 def bench_parse_and_ratios(fx):
     from . import bench
-    d = os.path.join(fx.root, "bench-run")
-    os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, "verdict.ktap"), "w").write(
+    d = _bench_boot(fx, "bench-run",
         "# swiotlb before: io_tlb_nslabs=128 io_tlb_used=0\n"
         "# trace 0 128 0\n# trace 7 128 120\n# trace 9 640 187\n"
         "# trace 30 640 0\n"
@@ -583,8 +591,7 @@ def bench_parse_and_ratios(fx):
         "# tput op=read bs=4096 mb=16 us=1000000 kib_s=16384\n"
         "# memcpy bytes=4096 loops=10 us=10 ps_per_copy=1000000\n"
         "# swiotlb after: io_tlb_nslabs=640 io_tlb_used_hiwater=187 "
-        "io_tlb_pools_added=1 io_tlb_transient_pools=2\n")
-    open(os.path.join(d, "console.log"), "w").write(
+        "io_tlb_pools_added=1 io_tlb_transient_pools=2\n",
         "[ 1.0] iova_burst: n=12954 slow_frees=8636 reclaim_ms=0\n")
     v, trace = bench.parse(d)
     assert v["map+unmap us g1 t1"] == 87.2, v
@@ -631,17 +638,14 @@ def bench_parse_and_ratios(fx):
 @test
 def bench_parse_and_ratios_of_the_mainline_rows(fx):
     from . import bench
-    d = os.path.join(fx.root, "bench-run-mainline")
-    os.makedirs(d, exist_ok=True)
     # grew to 256 slots under the load, back at 128 after it, traced
-    open(os.path.join(d, "verdict.ktap"), "w").write(
+    d = _bench_boot(fx, "bench-run-mainline",
         "# swiotlb before: io_tlb_nslabs=128 io_tlb_used=0\n"
         "# trace 0 128 0\n# trace 5 256 130\n# trace 40 256 0\n"
         "# swiotlb return: slots 128 at boot, 128 after 1200 ms idle "
         "(idle_ms 1000), pools freed 1, bytes freed 262144\n"
         "# trace 300 256 0\n# trace 1340 128 0\n# trace 1400 128 0\n"
-        "# swiotlb after: io_tlb_nslabs=128 io_tlb_pools_freed=1\n")
-    open(os.path.join(d, "console.log"), "w").write(
+        "# swiotlb after: io_tlb_nslabs=128 io_tlb_pools_freed=1\n",
         "[ 2.0] swiotlb_bench: one_page_ns=2500 storm_pool_slots=512 "
         "storm_ns=150000000 sync_ns_1=300 sync_ns_1000=9000\n")
     v, trace = bench.parse(d)
