@@ -16,6 +16,7 @@ __all__ = ["TOP", "Error", "progress", "run", "git", "need", "ensure_dir",
            "run_qemu", "kill_group", "monitor_pcs", "resolve_pcs", "PC_RE",
            "BAD_CONSOLE", "SERIES_CODE", "console_verdict",
            "last_pc_report", "in_series_code", "parse_ktap", "decide",
+           "kunit_not_run",
            "show_tail", "load", "select_rows", "boot"]
 from .common import TOP, Error, progress, run, git, need, ensure_dir
 from .kconfig import (_fragment_values, _config_values,
@@ -27,6 +28,7 @@ from .qemu import (qemu_cmd, run_qemu, kill_group, monitor_pcs,
 from .verdict import (BAD_CONSOLE, SERIES_CODE, console_verdict,
                       cmdline_cut,
                       last_pc_report, in_series_code, parse_ktap, decide,
+                      kunit_not_run,
                       show_tail)
 
 
@@ -100,6 +102,11 @@ def boot(row, defaults, build, rdir):
         build.config_has("SWIOTLB_DYNAMIC") else row
     bad_lines = console_verdict(open(console, errors="replace"),
                                 eff.get("forbid", ()))
+    # every suite the kernel has built in must have run and passed
+    bad_lines += kunit_not_run(
+        open(console, errors="replace"),
+        [suite for suite, sym in build.spec.get("kunit", {}).items()
+         if build.config_has(sym)])
     if "-append" in cmd:
         cut = cmdline_cut(open(console, errors="replace"),
                           cmd[cmd.index("-append") + 1])

@@ -72,6 +72,9 @@ KERNEL = {
     "guest_cflags": str,
     "require": [str],
     "needs": str,
+    # KUnit suites built in (suite: Kconfig symbol): where the final
+    # .config has the symbol, every boot must report the suite ok
+    "kunit": Named(str),
 }
 
 # what a row's 'dynamic:' may override when the kernel has the feature

@@ -134,6 +134,23 @@ def a_command_line_the_machine_cut_fails_the_boot(fx):
 
 
 @test
+def a_built_in_suite_must_report_ok(fx):
+    from .verdict import kunit_not_run
+    con = ["[    2.10] KTAP version 1",
+           "[    2.10]     ok 1 swiotlb_map_one_slot",
+           "[    2.11] ok 1 swiotlb",
+           "[    2.30]         ok 3 iova_rcache_depot",
+           "[    2.40] # iova_rcache: pass:3 fail:0 skip:0 total:3"]
+    assert kunit_not_run(con, ["swiotlb"]) == []
+    # a nested case of that name, a summary line: neither is the suite
+    why = kunit_not_run(con, ["swiotlb", "iova_rcache"])
+    assert why == ["KUnit suite iova_rcache built in but never reported "
+                   "ok"], why
+    assert kunit_not_run(["ok 1 swiotlb"], ["swiotlb"]) == []
+    assert kunit_not_run(["[ 2.1] not ok 1 swiotlb"], ["swiotlb"])
+
+
+@test
 def a_hang_in_series_code_is_not_retried(fx):
     from .matrix import in_series_code
     assert in_series_code("swiotlb_find_slots+0x40 (x7), user space")

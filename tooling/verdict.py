@@ -59,6 +59,22 @@ def cmdline_cut(lines, append):
     return None
 
 
+def kunit_not_run(lines, suites):
+    """A line for each KUnit suite of @suites that the console does not
+    report as passed.  A kernel with a suite built in runs it at boot
+    and prints the suite's own result at top level ('ok 2 swiotlb'); a
+    suite that was never registered (a Kconfig symbol that did not take,
+    a suite renamed) prints nothing, and a scan for 'not ok' alone would
+    pass such a boot without having run it."""
+    seen = set()
+    for line in lines:
+        m = re.search(r"(?:^|\]\s)ok \d+ (\S+)\s*$", line)
+        if m:
+            seen.add(m.group(1))
+    return [f"KUnit suite {s} built in but never reported ok"
+            for s in suites if s not in seen]
+
+
 def last_pc_report(console):
     """What the timeout's PC samples named, from the console log."""
     where = ""
