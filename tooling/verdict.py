@@ -62,13 +62,14 @@ def cmdline_cut(lines, append):
 def kunit_not_run(lines, suites):
     """A line for each KUnit suite of @suites that the console does not
     report as passed.  A kernel with a suite built in runs it at boot
-    and prints the suite's own result at top level ('ok 2 swiotlb'); a
+    and prints the suite's own result at top level ('ok 2 swiotlb'; KTAP
+    allows 'ok 2 - swiotlb' too); a
     suite that was never registered (a Kconfig symbol that did not take,
     a suite renamed) prints nothing, and a scan for 'not ok' alone would
     pass such a boot without having run it."""
     seen = set()
     for line in lines:
-        m = re.search(r"(?:^|\]\s)ok \d+ (\S+)\s*$", line)
+        m = re.search(r"(?:^|\]\s)ok \d+ (?:- )?(\S+)\s*$", line)
         if m:
             seen.add(m.group(1))
     return [f"KUnit suite {s} built in but never reported ok"
